@@ -1,0 +1,12 @@
+/**
+ * The SQL protocol, typed: one function per `tasker.*` SQL function. The state machines live in
+ * SQL (migrations/); these are thin calls, shared by the `pg` binding, the orchestrator, the
+ * client and tasker-ctl.
+ */
+export * from './types.ts';
+export * from './errors.ts';
+export { registerTemplate, validateTemplate } from './templates.ts';
+export { createTask, getTaskStatus, cancelTask } from './tasks.ts';
+export { claimSteps } from './claims.ts';
+export { reportStep, reportSteps } from './reports.ts';
+export { extendLeases, sweepExpiredLeases } from './leases.ts';

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimSteps, createTask, registerTemplate, reportStep } from '../../sdk/src/protocol/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { diamond } from '../support/templates.ts';
+
+let db: TestDatabase;
+let taskId: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await registerTemplate(db.pool, diamond('sm_ns'));
+  taskId = (await createTask(db.pool, { namespace: 'sm_ns', name: 'diamond' })).taskId;
+  const [a] = (await claimSteps(db.pool, { namespace: 'sm_ns', batchSize: 1, leaseSeconds: 30 })).claimed;
+  await reportStep(db.pool, { stepId: a!.stepId, attempt: 1, delivery: 1, outcome: 'success' });
+});
+
+afterAll(async () => {
+  await db.drop();
+});
+
+async function stepId(name: string): Promise<string> {
+  const { rows } = await db.pool.query<{ step_id: string }>(
+    'SELECT step_id FROM tasker.workflow_steps WHERE task_id = $1 AND name = $2',
+    [taskId, name],
+  );
+  return rows[0]!.step_id;
+}
+
+describe('state machines', () => {
+  it('refuses illegal step transitions, whoever attempts them', async () => {
+    const a = await stepId('a');
+    await expect(db.pool.query("UPDATE tasker.workflow_steps SET state = 'pending' WHERE step_id = $1", [a])).rejects.toMatchObject({
+      code: 'TK100',
+      message: expect.stringMatching(/illegal step transition complete -> pending/),
+    });
+    const d = await stepId('d');
+    await expect(db.pool.query("UPDATE tasker.workflow_steps SET state = 'complete' WHERE step_id = $1", [d])).rejects.toMatchObject({
+      code: 'TK100',
+      message: expect.stringMatching(/illegal step transition pending -> complete/),
+    });
+    await expect(
+      db.pool.query(
+        "INSERT INTO tasker.workflow_steps (task_id, name, handler, step_type, state, max_attempts, max_deliveries, retryable, backoff_ms, max_backoff_ms, timeout_ms) VALUES ($1, 'x', 'h', 'standard', 'complete', 1, 1, true, 0, 0, 1)",
+        [taskId],
+      ),
+    ).rejects.toMatchObject({ code: 'TK100', message: expect.stringMatching(/illegal initial step state "complete"/) });
+    await expect(db.pool.query("UPDATE tasker.workflow_steps SET state = 'bogus' WHERE step_id = $1", [a])).rejects.toMatchObject({
+      code: '23514',
+    });
+  });
+
+  it('refuses illegal task transitions', async () => {
+    await expect(db.pool.query("UPDATE tasker.tasks SET state = 'pending' WHERE task_id = $1", [taskId])).rejects.toMatchObject({
+      code: 'TK100',
+      message: expect.stringMatching(/illegal task transition in_progress -> pending/),
+    });
+  });
+
+  it('keeps the transition log append-only', async () => {
+    await expect(
+      db.pool.query("UPDATE tasker.step_transitions SET to_state = 'error' WHERE task_id = $1", [taskId]),
+    ).rejects.toMatchObject({ code: 'TK100', message: expect.stringMatching(/append-only/) });
+    await expect(
+      db.pool.query('UPDATE tasker.task_transitions SET most_recent = true WHERE task_id = $1 AND NOT most_recent', [taskId]),
+    ).rejects.toMatchObject({ code: 'TK100' });
+  });
+
+  it('derives the current state from the log: exactly one current row per step and task, matching the row', async () => {
+    const { rows } = await db.pool.query<{ mismatched: number; missing: number }>(
+      `SELECT
+         (SELECT count(*)::int FROM tasker.workflow_steps s
+            JOIN tasker.step_transitions t ON t.step_id = s.step_id AND t.most_recent
+          WHERE t.to_state <> s.state) +
+         (SELECT count(*)::int FROM tasker.tasks k
+            JOIN tasker.task_transitions t ON t.task_id = k.task_id AND t.most_recent
+          WHERE t.to_state <> k.state) AS mismatched,
+         (SELECT count(*)::int FROM tasker.workflow_steps s
+          WHERE NOT EXISTS (SELECT 1 FROM tasker.step_transitions t WHERE t.step_id = s.step_id AND t.most_recent)) AS missing`,
+    );
+    expect(rows[0]).toEqual({ mismatched: 0, missing: 0 });
+    await expect(
+      db.pool.query(
+        `INSERT INTO tasker.step_transitions (step_id, task_id, to_state, attempt, delivery, actor)
+         SELECT step_id, task_id, state, 1, 0, 'x' FROM tasker.workflow_steps WHERE task_id = $1 LIMIT 1`,
+        [taskId],
+      ),
+    ).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it('records who made each transition and why', async () => {
+    const { rows } = await db.pool.query(
+      `SELECT t.from_state, t.to_state, t.actor, t.reason FROM tasker.step_transitions t
+       JOIN tasker.workflow_steps s USING (step_id) WHERE s.task_id = $1 AND s.name = 'b' ORDER BY t.transition_id`,
+      [taskId],
+    );
+    expect(rows).toEqual([
+      { from_state: null, to_state: 'pending', actor: 'client', reason: 'task created' },
+      { from_state: 'pending', to_state: 'enqueued', actor: 'worker', reason: 'dependencies complete' },
+    ]);
+  });
+});
