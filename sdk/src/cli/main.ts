@@ -1,0 +1,54 @@
+import { InvalidConfigError, TaskerError, UsageError } from '../errors.ts';
+import { dbCommand } from './commands/db.ts';
+import { migrateCommand } from './commands/migrate.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
+
+const HELP = `Usage: tasker-ctl <command> [options]
+
+Operate Tasker for TypeScript.
+
+Commands:
+  migrate   install PGMQ and apply database migrations
+  db        start | stop | status | url of the embedded PostgreSQL server
+
+Environment:
+  DATABASE_URL             database to use; without it, the embedded server is used
+  TASKER_EMBEDDED_PG_DIR   state directory of the embedded server
+  DEPLOYMENT_MODE, DB_MIGRATION_TIMEOUT, DB_MIGRATION_RETRIES   see \`tasker-ctl migrate --help\`
+
+Run \`tasker-ctl <command> --help\` for a command's options.`;
+
+const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+  migrate: migrateCommand,
+  db: dbCommand,
+};
+
+/** Runs tasker-ctl with the given arguments and returns its exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === '--help' || name === '-h' || name === 'help') {
+      console.log(HELP);
+      return EXIT_OK;
+    }
+    if (name === undefined) {
+      console.log(HELP);
+      throw new UsageError('missing command');
+    }
+    const command = COMMANDS[name];
+    if (command === undefined) throw new UsageError(`unknown command "${name}"`);
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InvalidConfigError) {
+      console.error(`tasker-ctl: ${error.message}`);
+      console.error('Run `tasker-ctl --help` for usage.');
+      return EXIT_USAGE;
+    }
+    if (error instanceof TaskerError) {
+      console.error(`[ERROR] ${error.message}`);
+      return EXIT_FAILURE;
+    }
+    console.error(`[ERROR] Unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,80 @@
+import pg from 'pg';
+import { DatabaseConnectionError } from '../errors.ts';
+import { parseDatabaseUrl, redactDatabaseUrl, redactPasswordIn } from './database-url.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
+import { quoteIdentifier } from './sql-identifier.ts';
+
+/** A database to use, and how to let go of it. */
+export interface ResolvedDatabase {
+  /** Full URL including the password: for drivers, not for logs. */
+  url: string;
+  /** Set when the URL points at the embedded server. */
+  embedded?: EmbeddedPostgresHandle;
+  /** Stops the embedded server if, and only if, this call started it. */
+  release(): Promise<void>;
+}
+
+/** Options of {@link resolveDatabase}. */
+export interface ResolveDatabaseOptions extends EmbeddedPostgresOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Picks the database: `DATABASE_URL` when set, otherwise the project's embedded server,
+ * started if needed (or reused when another process already runs it).
+ */
+export async function resolveDatabase(options: ResolveDatabaseOptions = {}): Promise<ResolvedDatabase> {
+  const env = options.env ?? process.env;
+  const fromEnv = env.DATABASE_URL;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    parseDatabaseUrl(fromEnv);
+    return { url: fromEnv, release: async () => {} };
+  }
+  const embedded = await startEmbeddedPostgres(options);
+  return {
+    url: embedded.url,
+    embedded,
+    release: async () => {
+      if (!embedded.reused) await embedded.stop();
+    },
+  };
+}
+
+/**
+ * Opens one connection, runs `fn` with it and always closes it. Connection failures
+ * become a {@link DatabaseConnectionError} naming the redacted URL.
+ */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  // Without a listener, a server-side disconnect while idle would crash the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw new DatabaseConnectionError(
+      `Cannot connect to ${redactDatabaseUrl(url)}: ${redactPasswordIn(error instanceof Error ? error.message : String(error), url)}`,
+      { cause: error },
+    );
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** `CREATE DATABASE name [TEMPLATE template]`, with both names quoted as identifiers. */
+export async function createDatabase(adminUrl: string, name: string, template?: string): Promise<void> {
+  const sql = `CREATE DATABASE ${quoteIdentifier(name)}${template === undefined ? '' : ` TEMPLATE ${quoteIdentifier(template)}`}`;
+  await withClient(adminUrl, async (client) => {
+    await client.query(sql);
+  });
+}
+
+/** Drops a database if it exists, disconnecting its sessions first (`WITH (FORCE)`). */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withClient(adminUrl, async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
+  });
+}

@@ -1,0 +1,3 @@
+/** Tasker for TypeScript SDK. */
+export * from './errors.ts';
+export * from './db/index.ts';
