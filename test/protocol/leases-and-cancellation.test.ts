@@ -6,6 +6,7 @@ import {
   createTask,
   extendLeases,
   getTaskStatus,
+  releaseLeases,
   registerTemplate,
   reportStep,
   sweepExpiredLeases,
@@ -72,6 +73,26 @@ describe('extend_leases', () => {
     await expect(
       db.pool.query("SELECT * FROM tasker.extend_leases(ARRAY[gen_random_uuid()], ARRAY[1,2], ARRAY[1], 5)"),
     ).rejects.toMatchObject({ code: 'TK007' });
+  });
+});
+
+describe('release_leases', () => {
+  it('puts unused claimed steps back at once, and ignores leases no longer held', async () => {
+    await registerTemplate(db.pool, single('release_ns'));
+    await createTask(db.pool, { namespace: 'release_ns', name: 'single' });
+    const step = await claimOne('release_ns', 300);
+    expect(await releaseLeases(db.pool, [step], 'drainer')).toEqual([{ stepId: step.stepId, released: true }]);
+    expect(await releaseLeases(db.pool, [step], 'drainer')).toEqual([{ stepId: step.stepId, released: false }]);
+
+    const next = await claimOne('release_ns', 30);
+    expect(next).toMatchObject({ stepId: step.stepId, attempt: 1, delivery: 2 });
+    expect((await reportStep(db.pool, { ...step, outcome: 'success' })).accepted).toBe(false);
+    expect((await reportStep(db.pool, { ...next, outcome: 'success' })).accepted).toBe(true);
+    const { rows } = await db.pool.query(
+      "SELECT actor, reason FROM tasker.step_transitions WHERE step_id = $1 AND from_state = 'in_progress' AND to_state = 'enqueued'",
+      [step.stepId],
+    );
+    expect(rows).toEqual([{ actor: 'drainer', reason: 'lease released unused' }]);
   });
 });
 

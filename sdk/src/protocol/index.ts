@@ -9,4 +9,4 @@ export { registerTemplate, validateTemplate } from './templates.ts';
 export { createTask, getTaskStatus, cancelTask } from './tasks.ts';
 export { claimSteps } from './claims.ts';
 export { reportStep, reportSteps } from './reports.ts';
-export { extendLeases, sweepExpiredLeases } from './leases.ts';
+export { extendLeases, releaseLeases, sweepExpiredLeases } from './leases.ts';

@@ -45,3 +45,21 @@ export async function sweepExpiredLeases(db: Queryable, limit = 100, actor = 'sw
   );
   return rows.map((row) => ({ stepId: row.step_id, taskId: row.task_id, action: row.action, reason: row.reason }));
 }
+
+/**
+ * Gives back leases on steps this worker claimed but never started (`tasker.release_leases`):
+ * they return to `enqueued` and their messages become visible at once. Used when draining.
+ */
+export async function releaseLeases(
+  db: Queryable,
+  leases: readonly LeaseRef[],
+  workerId?: string,
+): Promise<Array<{ stepId: string; released: boolean }>> {
+  if (leases.length === 0) return [];
+  const rows = await callProtocol<{ step_id: string; released: boolean }>(
+    db,
+    'SELECT * FROM tasker.release_leases($1::uuid[], $2::int[], $3::int[], $4)',
+    [leases.map((l) => l.stepId), leases.map((l) => l.attempt), leases.map((l) => l.delivery), workerId ?? null],
+  );
+  return rows.map((row) => ({ stepId: row.step_id, released: row.released }));
+}
