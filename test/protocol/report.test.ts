@@ -143,6 +143,45 @@ describe('report_step: success', () => {
     );
   });
 
+  it('applies a mixed batch exactly as one report at a time would', async () => {
+    await registerTemplate(db.pool, single('mixed_ns', { retry: { max_attempts: 3, backoff_ms: 60000 } }));
+    await registerTemplate(
+      db.pool,
+      template('chain', [{ name: 'first', handler: 'h.first' }, { name: 'second', handler: 'h.second', dependencies: ['first'] }], 'mixed_ns'),
+    );
+    for (let i = 0; i < 4; i += 1) await createTask(db.pool, { namespace: 'mixed_ns', name: 'single' });
+    const chain = await createTask(db.pool, { namespace: 'mixed_ns', name: 'chain' });
+    const steps = await claimAll('mixed_ns');
+    expect(steps).toHaveLength(5);
+    const [ok, retry, fail, stale, first] = [...steps.filter((s) => s.taskId !== chain.taskId), steps.find((s) => s.taskId === chain.taskId)!];
+
+    const results = await reportSteps(db.pool, [
+      { stepId: ok!.stepId, attempt: 1, delivery: 1, outcome: 'success', result: { n: 1 } },
+      { stepId: retry!.stepId, attempt: 1, delivery: 1, outcome: 'retryable_failure', error: { message: 'again' } },
+      { stepId: fail!.stepId, attempt: 1, delivery: 1, outcome: 'permanent_failure', error: { message: 'no' } },
+      { stepId: stale!.stepId, attempt: 1, delivery: 9, outcome: 'success' },
+      { stepId: first.stepId, attempt: 1, delivery: 1, outcome: 'success', result: 'first!' },
+      { stepId: ok!.stepId, attempt: 1, delivery: 1, outcome: 'success', result: { n: 2 } },
+    ]);
+    expect(results.map((r) => [r.accepted, r.stepState, r.taskState, r.enqueued])).toEqual([
+      [true, 'complete', 'complete', 0],
+      [true, 'waiting_for_retry', 'in_progress', 0],
+      [true, 'error', 'error', 0],
+      [false, 'in_progress', 'in_progress', 0],
+      [true, 'complete', 'in_progress', 1],
+      [false, 'complete', 'complete', 0], // the same lease again: the step is already complete
+    ]);
+    expect(results[3]?.reason).toMatch(/lease lost/);
+    expect((await getTaskStatus(db.pool, ok!.taskId))?.steps[0]?.results).toEqual({ n: 1 });
+    const second = await claimOne('mixed_ns');
+    expect(second).toMatchObject({ stepName: 'second', dependencyResults: { first: 'first!' } });
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM tasker.step_transitions WHERE step_id = $1 AND to_state = 'complete'",
+      [ok!.stepId],
+    );
+    expect(rows[0]).toEqual({ n: 1 });
+  });
+
   it('announces the finished task on tasker_task_state', async () => {
     await registerTemplate(db.pool, single('done_ns'));
     const listener = new pg.Client({ connectionString: db.url });

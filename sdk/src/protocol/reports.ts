@@ -2,6 +2,7 @@ import { callProtocol } from './call.ts';
 import type { Queryable, ReportResult, StepReport, StepState, TaskState } from './types.ts';
 
 interface ReportRow {
+  report_index: number;
   step_id: string;
   accepted: boolean;
   reason: string | null;
@@ -61,10 +62,10 @@ export async function reportSteps(
     JSON.stringify(reports.map(toWire)),
     workerId ?? null,
   ]);
-  const byStep = new Map(rows.map((row) => [row.step_id, fromRow(row)]));
-  return reports.map((report) => {
-    const result = byStep.get(report.stepId);
-    if (result === undefined) throw new Error(`tasker.report_steps returned no row for step ${report.stepId}`);
+  const byIndex = new Map(rows.map((row) => [row.report_index, fromRow(row)]));
+  return reports.map((report, index) => {
+    const result = byIndex.get(index);
+    if (result === undefined) throw new Error(`tasker.report_steps returned no row for report ${index} (step ${report.stepId})`);
     return result;
   });
 }
