@@ -160,7 +160,7 @@ describe('report_step: success', () => {
       { stepId: retry!.stepId, attempt: 1, delivery: 1, outcome: 'retryable_failure', error: { message: 'again' } },
       { stepId: fail!.stepId, attempt: 1, delivery: 1, outcome: 'permanent_failure', error: { message: 'no' } },
       { stepId: stale!.stepId, attempt: 1, delivery: 9, outcome: 'success' },
-      { stepId: first.stepId, attempt: 1, delivery: 1, outcome: 'success', result: 'first!' },
+      { stepId: first!.stepId, attempt: 1, delivery: 1, outcome: 'success', result: 'first!' },
       { stepId: ok!.stepId, attempt: 1, delivery: 1, outcome: 'success', result: { n: 2 } },
     ]);
     expect(results.map((r) => [r.accepted, r.stepState, r.taskState, r.enqueued])).toEqual([

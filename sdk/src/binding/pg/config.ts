@@ -1,0 +1,81 @@
+/**
+ * WorkerCoreConfig with every default filled in and every value checked, so the rest of the core
+ * never looks at an optional field. The defaults are those documented on WorkerCoreConfig.
+ */
+import { parseDatabaseUrl } from '../../db/database-url.ts';
+import { InvalidWorkerCoreConfigError } from '../errors.ts';
+import type { DeploymentMode, WorkerCoreConfig } from '../types.ts';
+
+/** A WorkerCoreConfig with nothing left optional. */
+export interface ResolvedCoreConfig {
+  databaseUrl: string;
+  workerId: string;
+  namespaces: string[];
+  mode: DeploymentMode;
+  prefetch: number;
+  batchSize: number;
+  leaseSeconds: number;
+  heartbeatMs: number;
+  pollIntervalMs: number;
+  reportBatchMax: number;
+  reportLingerMs: number;
+  poolSize: number;
+}
+
+const MODES: readonly DeploymentMode[] = ['Hybrid', 'EventDrivenOnly', 'PollingOnly'];
+/** Same rule as tasker.queue_name(): the namespace also becomes a LISTEN channel name. */
+const NAMESPACE = /^[a-z][a-z0-9_]{0,33}$/;
+
+function integer(field: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new InvalidWorkerCoreConfigError(field, `must be an integer ${range}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Checks a config and fills in the defaults; throws InvalidWorkerCoreConfigError naming the field. */
+export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw new InvalidWorkerCoreConfigError('config', 'must be an object');
+  }
+  if (typeof config.databaseUrl !== 'string' || config.databaseUrl === '') {
+    throw new InvalidWorkerCoreConfigError('databaseUrl', 'is required');
+  }
+  parseDatabaseUrl(config.databaseUrl); // throws InvalidDatabaseUrlError without echoing the URL
+  if (typeof config.workerId !== 'string' || config.workerId === '') {
+    throw new InvalidWorkerCoreConfigError('workerId', 'is required');
+  }
+  if (!Array.isArray(config.namespaces) || config.namespaces.length === 0) {
+    throw new InvalidWorkerCoreConfigError('namespaces', 'must list at least one namespace');
+  }
+  for (const namespace of config.namespaces) {
+    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
+      throw new InvalidWorkerCoreConfigError(
+        'namespaces',
+        `contains ${JSON.stringify(namespace)}, which does not match ${NAMESPACE.source}`,
+      );
+    }
+  }
+  const mode = config.mode ?? 'Hybrid';
+  if (!MODES.includes(mode)) {
+    throw new InvalidWorkerCoreConfigError('mode', `must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+  }
+  const batchSize = integer('batchSize', config.batchSize, 10, 1, 1000);
+  const leaseSeconds = integer('leaseSeconds', config.leaseSeconds, 30, 1, 86_400);
+  return {
+    databaseUrl: config.databaseUrl,
+    workerId: config.workerId,
+    namespaces: [...new Set(config.namespaces)],
+    mode,
+    batchSize,
+    prefetch: integer('prefetch', config.prefetch, 2 * batchSize, 1),
+    leaseSeconds,
+    heartbeatMs: integer('heartbeatMs', config.heartbeatMs, Math.max(1, Math.floor((leaseSeconds * 1000) / 3)), 1),
+    pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, mode === 'PollingOnly' ? 100 : 1000, 1),
+    reportBatchMax: integer('reportBatchMax', config.reportBatchMax, 50, 1),
+    reportLingerMs: integer('reportLingerMs', config.reportLingerMs, 0, 0),
+    poolSize: integer('poolSize', config.poolSize, 4, 1),
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * The core's record of every lease it holds: steps claimed and buffered for next(), steps handed
+ * out and running, steps whose report is on its way. One entry per step id, so a claim that
+ * returns a step this core already holds (its lease expired and came back to us) is adopted by
+ * the existing entry instead of being handed out a second time.
+ */
+import type { ClaimedStep } from '../../protocol/types.ts';
+
+/** Where a held step is. */
+export type Phase = 'buffered' | 'running' | 'reporting';
+
+/** One lease this core holds. `delivery` changes when the lease is adopted. */
+export interface HeldStep {
+  readonly stepId: string;
+  readonly namespace: string;
+  readonly attempt: number;
+  delivery: number;
+  leaseExpiresAt: Date;
+  phase: Phase;
+  /** The claimed step, while buffered (the freshest claim of it). */
+  step: ClaimedStep;
+  /** Set once the handler was told to stop, so takeAborted() names it once. */
+  abortSignalled: boolean;
+}
+
+interface NextWaiter {
+  max: number;
+  resolve: (steps: ClaimedStep[]) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Callbacks of the step book. */
+export interface StepBookEvents {
+  /** Buffer space was freed: claim loops may claim again. */
+  onSpace(): void;
+  /** Something left flight (reported or dropped): drain may be waiting for that. */
+  onSettled(): void;
+}
+
+export class StepBook {
+  private readonly held = new Map<string, HeldStep>();
+  private buffer: HeldStep[] = [];
+  private readonly aborted = new Set<string>();
+  private waiters: NextWaiter[] = [];
+  /** Buffer slots promised to claim round trips under way. */
+  private reserved = 0;
+  private closedForNext = false;
+  private inFlight = 0;
+
+  constructor(
+    private readonly prefetch: number,
+    private readonly events: StepBookEvents,
+  ) {}
+
+  get bufferedCount(): number {
+    return this.buffer.length;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  /** Reserves up to `want` buffer slots for a claim; returns how many (0 when the buffer is full). */
+  reserve(want: number): number {
+    const granted = Math.max(0, Math.min(want, this.prefetch - this.buffer.length - this.reserved));
+    this.reserved += granted;
+    return granted;
+  }
+
+  /** Gives reserved slots back once their claim returned. */
+  unreserve(count: number): void {
+    this.reserved -= count;
+  }
+
+  /**
+   * Records claimed steps: new ones go to the buffer (and to waiting next() calls); one this core
+   * already holds under the same attempt is adopted (new delivery, not handed out again).
+   * Returns how many were adopted.
+   */
+  accept(claimed: readonly ClaimedStep[]): number {
+    let adopted = 0;
+    for (const step of claimed) {
+      const existing = this.held.get(step.stepId);
+      if (existing !== undefined && existing.attempt === step.attempt) {
+        existing.delivery = step.delivery;
+        existing.leaseExpiresAt = step.leaseExpiresAt;
+        if (existing.phase === 'buffered') existing.step = step;
+        adopted += 1;
+        continue;
+      }
+      // A different attempt is a different run; an old buffered entry of it is stale.
+      if (existing !== undefined && existing.phase === 'buffered') this.removeBuffered(existing);
+      // A running or reporting entry of an older attempt lost its lease to this run: it leaves
+      // flight now, and its late report (matched to nothing) settles nothing twice.
+      if (existing !== undefined && existing.phase !== 'buffered') this.leaveFlight();
+      const entry: HeldStep = {
+        stepId: step.stepId,
+        namespace: step.namespace,
+        attempt: step.attempt,
+        delivery: step.delivery,
+        leaseExpiresAt: step.leaseExpiresAt,
+        phase: 'buffered',
+        step,
+        abortSignalled: false,
+      };
+      this.held.set(step.stepId, entry);
+      this.buffer.push(entry);
+    }
+    this.serveWaiters();
+    return adopted;
+  }
+
+  /** Up to `max` buffered steps now, else the first that arrive within `timeoutMs`, else []. */
+  next(max: number, timeoutMs: number): Promise<ClaimedStep[]> {
+    if (this.closedForNext) return Promise.resolve([]);
+    const now = this.take(max);
+    if (now.length > 0 || timeoutMs <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const waiter: NextWaiter = {
+        max,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve([]);
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Makes every waiting and future next() return []. */
+  closeForNext(): void {
+    this.closedForNext = true;
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve([]);
+    }
+    this.waiters = [];
+  }
+
+  /** Every lease to keep alive: buffered, running and reporting. */
+  leases(): HeldStep[] {
+    return [...this.held.values()];
+  }
+
+  /** The entry of a step, if this core holds it. */
+  get(stepId: string): HeldStep | undefined {
+    return this.held.get(stepId);
+  }
+
+  /** True while `entry` is still the one this core holds for its step. */
+  isCurrent(entry: HeldStep): boolean {
+    return this.held.get(entry.stepId) === entry;
+  }
+
+  /**
+   * The heartbeat learned that a lease is gone or its task stopped: a buffered step is dropped
+   * (never handed out), a running one is named by the next takeAborted().
+   */
+  abort(entry: HeldStep): void {
+    if (!this.isCurrent(entry)) return;
+    if (entry.phase === 'buffered') {
+      this.held.delete(entry.stepId);
+      this.removeBuffered(entry);
+      this.events.onSpace();
+    } else if (entry.phase === 'running' && !entry.abortSignalled) {
+      entry.abortSignalled = true;
+      this.aborted.add(entry.stepId);
+    }
+  }
+
+  /** Step ids aborted since the last call. */
+  takeAborted(): string[] {
+    const ids = [...this.aborted];
+    this.aborted.clear();
+    return ids;
+  }
+
+  /** The handler reported: the entry (if this core holds that attempt running) moves to reporting. */
+  startReport(stepId: string, attempt: number): HeldStep | undefined {
+    const entry = this.held.get(stepId);
+    if (entry === undefined || entry.attempt !== attempt || entry.phase === 'buffered') return undefined;
+    if (entry.phase === 'running') {
+      entry.phase = 'reporting';
+      this.aborted.delete(stepId);
+    }
+    return entry;
+  }
+
+  /** The report of `entry` was settled (committed, or given up): the lease is no longer held. */
+  finishReport(entry: HeldStep | undefined): void {
+    if (entry === undefined || !this.isCurrent(entry)) {
+      this.events.onSettled();
+      return;
+    }
+    this.held.delete(entry.stepId);
+    if (entry.phase !== 'buffered') this.leaveFlight();
+    this.events.onSettled();
+  }
+
+  /** Takes every buffered step out (draining gives them back to the queue). */
+  takeAllBuffered(): HeldStep[] {
+    const taken = this.buffer;
+    this.buffer = [];
+    for (const entry of taken) this.held.delete(entry.stepId);
+    return taken;
+  }
+
+  private take(max: number): ClaimedStep[] {
+    if (this.buffer.length === 0) return [];
+    const taken = this.buffer.splice(0, max);
+    for (const entry of taken) {
+      entry.phase = 'running';
+      this.inFlight += 1;
+    }
+    this.events.onSpace();
+    return taken.map((entry) => entry.step);
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && this.buffer.length > 0) {
+      const waiter = this.waiters.shift()!;
+      clearTimeout(waiter.timer);
+      waiter.resolve(this.take(waiter.max));
+    }
+  }
+
+  private removeBuffered(entry: HeldStep): void {
+    const index = this.buffer.indexOf(entry);
+    if (index >= 0) this.buffer.splice(index, 1);
+  }
+
+  private leaveFlight(): void {
+    this.inFlight -= 1;
+  }
+}
