@@ -1,0 +1,409 @@
+//! The core's bookkeeping of leases it holds: the prefetch buffer (claimed, waiting for
+//! `next()`), the steps in flight (handed out, not yet reported) and the abort set. Pure data,
+//! no I/O, so every rule of docs/bindings.md about them is unit-tested here: bounded prefetch,
+//! lease adoption, heartbeat aborts, and which delivery a report must quote.
+//!
+//! The core keeps one `Book` behind a mutex that is only held for these short, non-async calls.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// One lease, as `extend_leases` / `release_leases` want it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub step_id: String,
+    pub attempt: i32,
+    pub delivery: i32,
+}
+
+/// A claimed step waiting in the buffer. `json` is the `ClaimedStep` exactly as the database
+/// built it; the core never parses it, only passes it through to `next()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedStep {
+    pub lease: Lease,
+    pub namespace: Arc<str>,
+    pub json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InFlight {
+    attempt: i32,
+    delivery: i32,
+    namespace: Arc<str>,
+    /// Already put in the abort set for this delivery (so it is reported once, not on every
+    /// heartbeat).
+    abort_signalled: bool,
+}
+
+/// One row of `extend_leases`, paired with the lease that was asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub lease: Lease,
+    pub extended: bool,
+    pub abort: bool,
+}
+
+/// What a claim's steps did to the book.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// New steps put in the buffer.
+    pub buffered: usize,
+    /// Steps already in flight whose new lease was adopted by the running handler.
+    pub adopted: usize,
+    /// Steps already in the buffer whose entry was replaced by the newer delivery.
+    pub replaced: usize,
+}
+
+/// What a heartbeat's answer did to the book.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HeartbeatEffect {
+    pub extended: usize,
+    /// Buffered steps dropped because their lease is gone or their task stopped.
+    pub dropped: usize,
+    /// In-flight steps newly added to the abort set.
+    pub aborted: usize,
+}
+
+#[derive(Debug)]
+pub struct Book {
+    prefetch: usize,
+    buffer: VecDeque<ClaimedStep>,
+    in_flight: HashMap<String, InFlight>,
+    /// Buffer slots promised to claims under way, so concurrent namespace loops never claim more
+    /// than `prefetch` between them.
+    reserved: usize,
+    aborted: Vec<String>,
+}
+
+impl Book {
+    pub fn new(prefetch: usize) -> Self {
+        Self {
+            prefetch,
+            // Grows as needed: a huge prefetch must not allocate up front.
+            buffer: VecDeque::with_capacity(prefetch.min(1024)),
+            in_flight: HashMap::new(),
+            reserved: 0,
+            aborted: Vec::new(),
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Reserves buffer room for a claim of up to `want` steps: `min(want, prefetch − buffered −
+    /// reserved)`. The caller must hand the reservation back with `accept` or `unreserve`.
+    pub fn reserve(&mut self, want: usize) -> usize {
+        let room = self
+            .prefetch
+            .saturating_sub(self.buffer.len() + self.reserved);
+        let granted = want.min(room);
+        self.reserved += granted;
+        granted
+    }
+
+    pub fn unreserve(&mut self, reserved: usize) {
+        self.reserved = self.reserved.saturating_sub(reserved);
+    }
+
+    /// Takes in the steps of a claim made under a reservation of `reserved` slots. A step
+    /// already in flight here is *adopted*: the running handler takes over the new lease and the
+    /// step is not handed out again (one run at a time). A step already buffered (its lease
+    /// expired while buffered and this core claimed it again) is replaced by the newer delivery.
+    pub fn accept(&mut self, reserved: usize, steps: Vec<ClaimedStep>) -> Accepted {
+        self.unreserve(reserved);
+        let mut accepted = Accepted::default();
+        for step in steps {
+            if let Some(running) = self.in_flight.get_mut(&step.lease.step_id) {
+                running.attempt = step.lease.attempt;
+                running.delivery = step.lease.delivery;
+                running.abort_signalled = false;
+                accepted.adopted += 1;
+            } else if let Some(waiting) = self
+                .buffer
+                .iter_mut()
+                .find(|b| b.lease.step_id == step.lease.step_id)
+            {
+                *waiting = step;
+                accepted.replaced += 1;
+            } else {
+                self.buffer.push_back(step);
+                accepted.buffered += 1;
+            }
+        }
+        accepted
+    }
+
+    /// Hands out up to `max` buffered steps (FIFO); they are in flight from now on. Returns
+    /// their JSON.
+    pub fn take(&mut self, max: usize) -> Vec<String> {
+        let count = max.min(self.buffer.len());
+        let mut out = Vec::with_capacity(count);
+        for step in self.buffer.drain(..count) {
+            self.in_flight.insert(
+                step.lease.step_id,
+                InFlight {
+                    attempt: step.lease.attempt,
+                    delivery: step.lease.delivery,
+                    namespace: step.namespace,
+                    abort_signalled: false,
+                },
+            );
+            out.push(step.json);
+        }
+        out
+    }
+
+    /// Every lease held: buffered and in flight (what a heartbeat extends).
+    pub fn leases(&self) -> Vec<Lease> {
+        self.buffer
+            .iter()
+            .map(|b| b.lease.clone())
+            .chain(self.in_flight.iter().map(|(id, f)| Lease {
+                step_id: id.clone(),
+                attempt: f.attempt,
+                delivery: f.delivery,
+            }))
+            .collect()
+    }
+
+    /// Applies a heartbeat's answer. Rows whose lease no longer matches the book (adopted or
+    /// reported meanwhile) are ignored: they describe a lease this core has moved on from.
+    pub fn apply_heartbeat(&mut self, rows: &[Extension]) -> HeartbeatEffect {
+        let mut effect = HeartbeatEffect::default();
+        for row in rows {
+            if row.extended {
+                effect.extended += 1;
+            }
+            if !row.abort {
+                continue;
+            }
+            let lease = &row.lease;
+            if let Some(running) = self.in_flight.get_mut(&lease.step_id) {
+                if running.attempt == lease.attempt
+                    && running.delivery == lease.delivery
+                    && !running.abort_signalled
+                {
+                    running.abort_signalled = true;
+                    self.aborted.push(lease.step_id.clone());
+                    effect.aborted += 1;
+                }
+            } else if let Some(index) = self.buffer.iter().position(|b| &b.lease == lease) {
+                self.buffer.remove(index);
+                effect.dropped += 1;
+            }
+        }
+        effect
+    }
+
+    /// Step ids whose handlers should stop, learned since the last call.
+    pub fn take_aborted(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.aborted)
+    }
+
+    /// The delivery a report for `(step_id, attempt)` must quote: the current one of the running
+    /// handler (which may have adopted a newer lease than the one it was handed), or the
+    /// report's own when the step is not in flight here under that attempt.
+    pub fn delivery_for(&self, step_id: &str, attempt: i32, reported: i32) -> i32 {
+        match self.in_flight.get(step_id) {
+            Some(running) if running.attempt == attempt => running.delivery,
+            _ => reported,
+        }
+    }
+
+    /// The namespace of a step in flight.
+    pub fn namespace_of(&self, step_id: &str) -> Option<Arc<str>> {
+        self.in_flight.get(step_id).map(|f| f.namespace.clone())
+    }
+
+    /// A report for `(step_id, attempt)` was committed: the step is no longer in flight. A
+    /// report for another attempt (a stale duplicate) leaves the running attempt alone.
+    pub fn finish(&mut self, step_id: &str, attempt: i32) -> bool {
+        match self.in_flight.get(step_id) {
+            Some(running) if running.attempt == attempt => {
+                self.in_flight.remove(step_id);
+                self.aborted.retain(|id| id != step_id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Empties the buffer (draining gives these leases back).
+    pub fn drain_buffer(&mut self) -> Vec<ClaimedStep> {
+        self.buffer.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(id: &str, attempt: i32, delivery: i32) -> ClaimedStep {
+        ClaimedStep {
+            lease: Lease {
+                step_id: id.to_owned(),
+                attempt,
+                delivery,
+            },
+            namespace: Arc::from("ns"),
+            json: format!(r#"{{"stepId":"{id}","delivery":{delivery}}}"#),
+        }
+    }
+
+    fn ext(id: &str, attempt: i32, delivery: i32, extended: bool, abort: bool) -> Extension {
+        Extension {
+            lease: Lease {
+                step_id: id.to_owned(),
+                attempt,
+                delivery,
+            },
+            extended,
+            abort,
+        }
+    }
+
+    #[test]
+    fn reservations_bound_the_buffer() {
+        let mut book = Book::new(5);
+        assert_eq!(book.reserve(3), 3);
+        assert_eq!(book.reserve(3), 2, "a second loop only gets what is left");
+        assert_eq!(book.reserve(1), 0);
+        book.accept(3, vec![step("a", 1, 1)]);
+        // 1 buffered + 2 reserved: 2 free.
+        assert_eq!(book.reserve(10), 2);
+        book.unreserve(4);
+        assert_eq!(book.reserve(10), 4);
+    }
+
+    #[test]
+    fn take_moves_steps_in_flight_in_order() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 1, 1), step("b", 1, 1), step("c", 1, 1)]);
+        let taken = book.take(2);
+        assert_eq!(taken.len(), 2);
+        assert!(taken[0].contains("\"a\"") && taken[1].contains("\"b\""));
+        assert_eq!((book.buffered(), book.in_flight()), (1, 2));
+        assert_eq!(book.take(0).len(), 0);
+        assert_eq!(book.leases().len(), 3);
+    }
+
+    #[test]
+    fn a_step_in_flight_is_adopted_not_handed_out_again() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 1, 1)]);
+        book.take(1);
+        let accepted = book.accept(0, vec![step("a", 1, 2)]);
+        assert_eq!(accepted.adopted, 1);
+        assert_eq!(book.buffered(), 0);
+        assert_eq!(book.in_flight(), 1);
+        // The running handler's report and heartbeats quote the new delivery.
+        assert_eq!(book.delivery_for("a", 1, 1), 2);
+        assert_eq!(
+            book.leases(),
+            vec![Lease {
+                step_id: "a".into(),
+                attempt: 1,
+                delivery: 2
+            }]
+        );
+        // Not in flight, or another attempt: the report's own delivery.
+        assert_eq!(book.delivery_for("a", 2, 1), 1);
+        assert_eq!(book.delivery_for("zz", 1, 7), 7);
+    }
+
+    #[test]
+    fn a_buffered_step_claimed_again_keeps_one_entry() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 1, 1)]);
+        let accepted = book.accept(0, vec![step("a", 1, 2)]);
+        assert_eq!(accepted.replaced, 1);
+        assert_eq!(book.buffered(), 1);
+        assert!(book.take(5)[0].contains("\"delivery\":2"));
+    }
+
+    #[test]
+    fn heartbeat_aborts_running_steps_once_and_drops_buffered_ones() {
+        let mut book = Book::new(10);
+        book.accept(
+            0,
+            vec![step("run", 1, 1), step("wait", 1, 1), step("ok", 1, 1)],
+        );
+        book.take(1); // "run" is in flight
+        let effect = book.apply_heartbeat(&[
+            ext("run", 1, 1, true, true),
+            ext("wait", 1, 1, false, true),
+            ext("ok", 1, 1, true, false),
+        ]);
+        assert_eq!(
+            effect,
+            HeartbeatEffect {
+                extended: 2,
+                dropped: 1,
+                aborted: 1
+            }
+        );
+        assert_eq!(
+            book.buffered(),
+            1,
+            "the aborted buffered step is never handed out"
+        );
+        assert_eq!(book.take_aborted(), vec!["run".to_owned()]);
+        assert!(book.take_aborted().is_empty());
+        // The next heartbeat says the same: not signalled twice.
+        let again = book.apply_heartbeat(&[ext("run", 1, 1, true, true)]);
+        assert_eq!(again.aborted, 0);
+        assert!(book.take_aborted().is_empty());
+    }
+
+    #[test]
+    fn heartbeat_rows_for_an_old_lease_are_ignored() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 1, 1)]);
+        book.take(1);
+        book.accept(0, vec![step("a", 1, 2)]); // adopted delivery 2
+        let effect = book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
+        assert_eq!(effect.aborted, 0);
+        assert!(book.take_aborted().is_empty());
+    }
+
+    #[test]
+    fn finish_only_ends_the_attempt_reported() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 2, 1)]);
+        book.take(1);
+        assert!(
+            !book.finish("a", 1),
+            "a stale report for attempt 1 leaves attempt 2 running"
+        );
+        assert_eq!(book.in_flight(), 1);
+        assert!(book.finish("a", 2));
+        assert_eq!(book.in_flight(), 0);
+        assert!(!book.finish("a", 2));
+    }
+
+    #[test]
+    fn finishing_clears_an_unread_abort() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 1, 1)]);
+        book.take(1);
+        book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
+        book.finish("a", 1);
+        assert!(book.take_aborted().is_empty());
+    }
+
+    #[test]
+    fn drain_buffer_empties_it() {
+        let mut book = Book::new(10);
+        book.accept(0, vec![step("a", 1, 1), step("b", 1, 1)]);
+        book.take(1);
+        let drained = book.drain_buffer();
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].lease.step_id, "b");
+        assert_eq!((book.buffered(), book.in_flight()), (0, 1));
+    }
+}

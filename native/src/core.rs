@@ -1,0 +1,345 @@
+//! The worker core: `WorkerCore` of sdk/src/binding/types.ts, independent of how it is called.
+//! The napi face and the C ABI face are thin wrappers over this type; both pass JSON text in
+//! and get JSON text back.
+//!
+//! `create` must run inside a Tokio runtime: the core spawns its background tasks (claim loops,
+//! LISTEN connection, heartbeat, report flusher) on the runtime it is created in.
+
+use crate::backoff::Backoff;
+use crate::book::Book;
+use crate::claim_loop;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{codes, CoreError};
+use crate::heartbeat;
+use crate::listener;
+use crate::report::Report;
+use crate::reporter;
+use crate::shared::{lock, Pending, ReportQueue, Shared, Wake};
+use crate::stats::{add, Counters};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify, OnceCell};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What `drain()` did (`DrainResult`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct DrainResult {
+    pub abandoned: usize,
+    pub released: usize,
+}
+
+/// The least time drain gives a claim under way to finish, and `release_leases` to answer,
+/// even with a zero timeout: cutting them short strands leases until they expire.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+pub struct Core {
+    shared: Arc<Shared>,
+    claim_loops: Mutex<Vec<JoinHandle<()>>>,
+    background: Mutex<Vec<JoinHandle<()>>>,
+    drained: OnceCell<DrainResult>,
+}
+
+impl Core {
+    /// Parses the config, connects (pool and, unless PollingOnly, the LISTEN session) and
+    /// starts the loops. `binding` is what `stats().binding` says.
+    pub async fn create(config_json: &str, binding: &'static str) -> Result<Self, CoreError> {
+        let config = Config::from_json(config_json)?;
+        let counters = Arc::new(Counters::default());
+        let db = Db::connect(&config, counters.clone()).await?;
+        let listening = if config.mode.listens() {
+            Some(
+                listener::connect(db.pg_config(), &config.namespaces)
+                    .await
+                    .map_err(|mut e| {
+                        e.message = format!("cannot open the LISTEN connection: {}", e.message);
+                        e
+                    })?,
+            )
+        } else {
+            None
+        };
+        let wakes: HashMap<Arc<str>, Arc<Wake>> = config
+            .namespaces
+            .iter()
+            .map(|ns| (Arc::from(ns.as_str()), Arc::new(Wake::default())))
+            .collect();
+        let shared = Arc::new(Shared {
+            book: Mutex::new(Book::new(config.prefetch)),
+            config,
+            binding,
+            db,
+            counters,
+            reports: Mutex::new(ReportQueue::default()),
+            steps_ready: Notify::new(),
+            room_freed: Notify::new(),
+            report_queued: Notify::new(),
+            settled: Notify::new(),
+            wakes,
+            stop_claiming: CancellationToken::new(),
+            shutdown: CancellationToken::new(),
+            closed: Default::default(),
+        });
+
+        let claim_loops = shared
+            .wakes
+            .iter()
+            .map(|(ns, wake)| {
+                tokio::spawn(claim_loop::run(shared.clone(), ns.clone(), wake.clone()))
+            })
+            .collect();
+        let mut background = vec![
+            tokio::spawn(heartbeat::run(shared.clone())),
+            tokio::spawn(reporter::run(shared.clone())),
+        ];
+        if let Some(listening) = listening {
+            background.push(tokio::spawn(listener::run(shared.clone(), listening)));
+        }
+        Ok(Self {
+            shared,
+            claim_loops: Mutex::new(claim_loops),
+            background: Mutex::new(background),
+            drained: OnceCell::new(),
+        })
+    }
+
+    fn draining(&self) -> bool {
+        self.shared.stop_claiming.is_cancelled()
+    }
+
+    /// Up to `max` buffered steps as a JSON array, as soon as at least one is there; `[]` when
+    /// `timeout_ms` passes or the core is draining.
+    pub async fn next(&self, max: u32, timeout_ms: u32) -> String {
+        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
+        loop {
+            let ready = self.shared.steps_ready.notified();
+            tokio::pin!(ready);
+            // Registered before looking, so steps arriving between the look and the wait wake us.
+            ready.as_mut().enable();
+            if self.draining() || max == 0 {
+                return "[]".to_owned();
+            }
+            let steps = lock(&self.shared.book).take(max as usize);
+            if !steps.is_empty() {
+                self.shared.room_freed.notify_waiters();
+                return json_array(&steps);
+            }
+            tokio::select! {
+                _ = ready => {}
+                _ = tokio::time::sleep_until(deadline) => return "[]".to_owned(),
+                _ = self.shared.stop_claiming.cancelled() => return "[]".to_owned(),
+            }
+        }
+    }
+
+    /// Queues a report and resolves with its `ReportResult` JSON once committed.
+    pub async fn report(&self, report_json: &str) -> Result<String, CoreError> {
+        let report = Report::parse(report_json)?;
+        let (reply, result) = oneshot::channel();
+        {
+            // Checked under the queue's lock: the flusher empties the queue under it after the
+            // core closes, so no report can slip in behind that and wait for ever.
+            let mut reports = lock(&self.shared.reports);
+            if self.shared.closed.load(Ordering::Acquire) {
+                return Err(CoreError::closed());
+            }
+            reports.queue.push_back(Pending { report, reply });
+        }
+        self.shared.report_queued.notify_one();
+        result.await.unwrap_or_else(|_| Err(CoreError::closed()))
+    }
+
+    /// Step ids whose handlers should stop, learned from heartbeats since the last call.
+    pub fn take_aborted(&self) -> Vec<String> {
+        lock(&self.shared.book).take_aborted()
+    }
+
+    /// `CoreStats` as JSON.
+    pub fn stats(&self) -> String {
+        let (buffered, in_flight) = {
+            let book = lock(&self.shared.book);
+            (book.buffered(), book.in_flight())
+        };
+        let snapshot = self
+            .shared
+            .counters
+            .snapshot(self.shared.binding, buffered, in_flight);
+        serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Stops claiming, gives back buffered steps, waits up to `timeout_ms` for in-flight steps
+    /// to be reported and their reports committed, then closes every connection. Calling it
+    /// again returns the first call's result.
+    pub async fn drain(&self, timeout_ms: u32) -> DrainResult {
+        *self
+            .drained
+            .get_or_init(|| self.drain_once(Duration::from_millis(u64::from(timeout_ms))))
+            .await
+    }
+
+    async fn drain_once(&self, timeout: Duration) -> DrainResult {
+        let shared = &self.shared;
+        let deadline = Instant::now() + timeout;
+        let grace = deadline.max(Instant::now() + DRAIN_GRACE);
+
+        shared.stop_claiming.cancel();
+        shared.steps_ready.notify_waiters();
+        let loops: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.claim_loops));
+        for handle in loops {
+            let abort = handle.abort_handle();
+            if timeout_at(grace, handle).await.is_err() {
+                abort.abort();
+            }
+        }
+
+        let released = self.release_buffered(grace).await;
+
+        loop {
+            let settled = shared.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if shared.settled_now() {
+                break;
+            }
+            if timeout_at(deadline, settled).await.is_err() {
+                break;
+            }
+        }
+        let abandoned = lock(&shared.book).in_flight();
+        self.close().await;
+        DrainResult {
+            abandoned,
+            released,
+        }
+    }
+
+    /// Gives the buffer's leases back with `release_leases`, retrying a lost connection until
+    /// `until`. Leases not given back expire normally.
+    async fn release_buffered(&self, until: Instant) -> usize {
+        let shared = &self.shared;
+        let leases: Vec<_> = lock(&shared.book)
+            .drain_buffer()
+            .into_iter()
+            .map(|step| step.lease)
+            .collect();
+        if leases.is_empty() {
+            return 0;
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            match timeout_at(until, shared.db.release(&leases, &shared.config.worker_id)).await {
+                Ok(Ok(released)) => {
+                    add(&shared.counters.released, released);
+                    return released;
+                }
+                Ok(Err(error)) if error.transient && Instant::now() < until => {
+                    let _ = timeout_at(until, sleep(backoff.next_delay())).await;
+                }
+                Ok(Err(error)) => {
+                    crate::log::warn(&format!("release_leases failed while draining: {error}"));
+                    return 0;
+                }
+                Err(_) => return 0,
+            }
+        }
+    }
+
+    /// Ends every background task and closes the pool.
+    async fn close(&self) {
+        let shared = &self.shared;
+        {
+            let _reports = lock(&shared.reports);
+            shared.closed.store(true, Ordering::Release);
+        }
+        shared.stop_claiming.cancel();
+        shared.shutdown.cancel();
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.background));
+        for handle in tasks {
+            let abort = handle.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(1), handle)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        shared.db.close();
+    }
+
+    /// Whether `drain` has finished.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Core {
+    /// A core dropped without `drain` (its owner was garbage-collected, or the handle leaked)
+    /// must not leave loops claiming for nobody: stop everything. Buffered leases expire.
+    fn drop(&mut self) {
+        self.shared.stop_claiming.cancel();
+        self.shared.shutdown.cancel();
+        self.shared.db.close();
+        for handle in lock(&self.claim_loops)
+            .iter()
+            .chain(lock(&self.background).iter())
+        {
+            handle.abort();
+        }
+    }
+}
+
+/// `[a,b,c]` from JSON texts, without re-parsing them.
+pub fn json_array(items: &[String]) -> String {
+    let len = items.iter().map(String::len).sum::<usize>() + items.len() + 2;
+    let mut out = String::with_capacity(len);
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push(']');
+    out
+}
+
+/// The `{"handle": n}` / DrainResult JSON helpers used by the faces.
+pub fn drain_json(result: &DrainResult) -> String {
+    serde_json::to_string(result).unwrap_or_else(|_| r#"{"abandoned":0,"released":0}"#.to_owned())
+}
+
+/// Error for the faces when a core cannot be used.
+pub fn unknown_handle(handle: u64) -> CoreError {
+    CoreError::new(
+        codes::UNKNOWN_HANDLE,
+        format!("no worker core has handle {handle} (never created, or drained)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_array_joins_without_parsing() {
+        assert_eq!(json_array(&[]), "[]");
+        assert_eq!(json_array(&[r#"{"a":1}"#.into()]), r#"[{"a":1}]"#);
+        assert_eq!(json_array(&["1".into(), "2".into()]), "[1,2]");
+    }
+
+    #[test]
+    fn drain_result_json() {
+        assert_eq!(
+            drain_json(&DrainResult {
+                abandoned: 1,
+                released: 2
+            }),
+            r#"{"abandoned":1,"released":2}"#
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! The C ABI's answer format: `{"ok":true,"value":…}` or
+//! `{"ok":false,"error":{"code":"…","message":"…"}}` (docs/bindings.md, "The C ABI").
+
+use crate::error::CoreError;
+
+/// Wraps a JSON value (already serialised) in a success envelope, without re-parsing it.
+pub fn ok(value_json: &str) -> String {
+    let mut out = String::with_capacity(value_json.len() + 20);
+    out.push_str(r#"{"ok":true,"value":"#);
+    out.push_str(value_json);
+    out.push('}');
+    out
+}
+
+pub fn error(error: &CoreError) -> String {
+    format!(r#"{{"ok":false,"error":{}}}"#, error.to_json())
+}
+
+pub fn result(result: Result<String, CoreError>) -> String {
+    match result {
+        Ok(value) => ok(&value),
+        Err(e) => error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::codes;
+
+    #[test]
+    fn envelopes_are_json() {
+        let value: serde_json::Value = serde_json::from_str(&ok(r#"[{"a":1}]"#)).unwrap();
+        assert_eq!(value, serde_json::json!({"ok": true, "value": [{"a": 1}]}));
+        let failed = error(&CoreError::new(codes::UNKNOWN_HANDLE, "no \"such\" handle"));
+        let value: serde_json::Value = serde_json::from_str(&failed).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"ok": false, "error": {"code": "UNKNOWN_HANDLE", "message": "no \"such\" handle"}})
+        );
+    }
+}
