@@ -1,0 +1,133 @@
+/**
+ * `WorkerCore` over the C ABI, the same for every runtime: the loader (koffi.ts, bun.ts, deno.ts)
+ * makes the calls, envelope.ts opens the answers and ../wire.ts converts them to the TypeScript
+ * types. The semantics (claim loops, heartbeat, report batching, draining) are the Rust core's.
+ *
+ * `tasker_core_drain` frees the handle, so once a drain has started a call may find the handle
+ * gone (`UNKNOWN_HANDLE`) before JavaScript has seen the drain's answer. Such calls answer as a
+ * closed core does: next() `[]`, takeAborted() `[]`, report() WorkerCoreClosedError, and stats()
+ * the last counters.
+ */
+import type { ClaimedStep, ReportResult, StepReport } from '../../protocol/types.ts';
+import { InvalidWorkerCoreArgumentError, WorkerCoreClosedError } from '../errors.ts';
+import { resolveCoreConfig } from '../pg/config.ts';
+import type { CoreStats, DrainResult, WorkerCore, WorkerCoreConfig } from '../types.ts';
+import {
+  claimedStepsFromWire,
+  configToWire,
+  coreStatsFromWire,
+  drainResultFromWire,
+  handleFromWire,
+  NativeCoreError,
+  reportResultFromWire,
+  reportToWire,
+  stepIdsFromWire,
+} from '../wire.ts';
+import { openEnvelope } from './envelope.ts';
+import { toU32, type TaskerLibrary } from './library.ts';
+
+/**
+ * Creates a core in the library and wraps its handle. The config is checked first with the `pg`
+ * binding's rules, so a bad setting raises the same InvalidWorkerCoreConfigError (naming the
+ * field) whichever binding runs; the core receives it as given and applies its own defaults.
+ */
+export async function createFfiWorkerCore(library: TaskerLibrary, config: WorkerCoreConfig): Promise<WorkerCore> {
+  resolveCoreConfig(config);
+  const handle = handleFromWire(openEnvelope(await library.create(configToWire(config)), 'tasker_core_create'), 'tasker_core_create');
+  return new FfiWorkerCore(library, handle);
+}
+
+/** Marks a call that found the handle freed by a drain. */
+const CLOSED = Symbol('closed');
+
+class FfiWorkerCore implements WorkerCore {
+  readonly binding = 'ffi' as const;
+  readonly #library: TaskerLibrary;
+  readonly #handle: number;
+  /** Set when drain() starts: next() answers [] from then on without crossing. */
+  #drain: Promise<DrainResult> | undefined;
+  /** The last counters read, completed by drain(); stats() answers them once the handle is gone. */
+  #lastStats: CoreStats | undefined;
+  #closed = false;
+
+  constructor(library: TaskerLibrary, handle: number) {
+    this.#library = library;
+    this.#handle = handle;
+  }
+
+  /** Opens an envelope; `CLOSED` when a drain has freed the handle meanwhile. */
+  #open(text: string, operation: string): unknown {
+    try {
+      return openEnvelope(text, operation);
+    } catch (error) {
+      if (this.#drain !== undefined && error instanceof NativeCoreError && error.code === 'UNKNOWN_HANDLE') return CLOSED;
+      throw error;
+    }
+  }
+
+  async next(max: number, timeoutMs: number): Promise<ClaimedStep[]> {
+    if (!Number.isInteger(max) || max < 1) {
+      throw new InvalidWorkerCoreArgumentError(`next(max): max must be a positive integer, got ${max}`);
+    }
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new InvalidWorkerCoreArgumentError(`next(timeoutMs): must be 0 or more, got ${timeoutMs}`);
+    }
+    if (this.#drain !== undefined) return [];
+    const count = toU32(max);
+    // What is buffered is taken on this thread (one crossing, no thread hop); only an empty
+    // buffer makes the blocking wait, which runs off the JS thread.
+    const now = this.#steps(this.#library.nextNow(this.#handle, count));
+    const timeout = toU32(timeoutMs);
+    if (now.length > 0 || timeout === 0) return now;
+    return this.#steps(await this.#library.next(this.#handle, count, timeout));
+  }
+
+  #steps(text: string): ClaimedStep[] {
+    const value = this.#open(text, 'tasker_core_next');
+    return value === CLOSED ? [] : claimedStepsFromWire(value, 'tasker_core_next');
+  }
+
+  async report(report: StepReport): Promise<ReportResult> {
+    if (this.#closed) throw new WorkerCoreClosedError();
+    const value = this.#open(await this.#library.report(this.#handle, reportToWire(report)), 'tasker_core_report');
+    if (value === CLOSED) throw new WorkerCoreClosedError();
+    return reportResultFromWire(value, 'tasker_core_report');
+  }
+
+  takeAborted(): string[] {
+    if (this.#closed) return [];
+    const value = this.#open(this.#library.takeAborted(this.#handle), 'tasker_core_take_aborted');
+    return value === CLOSED ? [] : stepIdsFromWire(value, 'tasker_core_take_aborted');
+  }
+
+  stats(): CoreStats {
+    const last = this.#lastStats;
+    if (this.#closed && last !== undefined) return { ...last };
+    const value = this.#open(this.#library.stats(this.#handle), 'tasker_core_stats');
+    if (value === CLOSED && last !== undefined) return { ...last, buffered: 0 };
+    if (value === CLOSED) throw new WorkerCoreClosedError('The worker core was drained before its counters were read');
+    const stats = coreStatsFromWire(value, 'ffi', 'tasker_core_stats');
+    this.#lastStats = stats;
+    return { ...stats };
+  }
+
+  drain(timeoutMs: number): Promise<DrainResult> {
+    this.#drain ??= this.#drainOnce(Number.isFinite(timeoutMs) ? toU32(timeoutMs) : 0);
+    return this.#drain;
+  }
+
+  async #drainOnce(timeoutMs: number): Promise<DrainResult> {
+    // Read before the handle goes: the counters stats() answers afterwards, completed with what
+    // draining did — or the core's final counters when its answer carries them (`value.stats`).
+    const before = this.stats();
+    const value = openEnvelope(await this.#library.drain(this.#handle, timeoutMs), 'tasker_core_drain');
+    const result = drainResultFromWire(value, 'tasker_core_drain');
+    const final = (value as { stats?: unknown }).stats;
+    this.#lastStats =
+      final === undefined || final === null
+        ? { ...before, released: before.released + result.released, buffered: 0, inFlight: result.abandoned }
+        : coreStatsFromWire(final, 'ffi', 'tasker_core_drain.stats');
+    this.#closed = true;
+    return result;
+  }
+}
