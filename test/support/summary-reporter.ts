@@ -1,6 +1,7 @@
 /**
- * Prints one plain closing line, `N passed, N failed, N skipped`, after vitest's own summary, so
- * CI (and anyone grepping logs) reads the count without parsing vitest's layout.
+ * Prints one plain closing line, `N passed, N failed, N skipped`, as the very last line of the
+ * run (when the process exits, after vitest's own summary), so CI and anyone reading a log's tail
+ * get the count without parsing vitest's layout.
  */
 import type { Reporter, TestModule } from 'vitest/node';
 
@@ -21,6 +22,7 @@ export default class SummaryReporter implements Reporter {
       failed += module.state() === 'failed' && failedHere === 0 ? 1 : failedHere;
     }
     failed += unhandledErrors.length;
-    console.log(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+    const line = `vitest: ${passed} passed, ${failed} failed, ${skipped} skipped`;
+    process.once('exit', () => process.stdout.write(`\n${line}\n`));
   }
 }
