@@ -1,0 +1,125 @@
+/**
+ * Worker-core benchmark: the crossing cost, one claim + report round trip with a no-op handler at
+ * batch 1 and at batch 50 (µs per step), and the throughput of one worker process over N
+ * pre-created single-step tasks (steps/s), for one binding on the runtime running this file.
+ *
+ *   node bench/dist/worker-core.js --binding napi      (after npm run build)
+ *   bun bench/worker-core.ts --binding ffi
+ *   deno run -A bench/worker-core.ts --binding pg
+ *
+ * Options: --tasks N (throughput, default 20000), --round-trips N (default 2000), --concurrency N
+ * (handler slots during the throughput run, default 10). It prints one JSON line with the figures
+ * and the command; bench/run-all.mjs runs every runtime × binding and records the table.
+ * PostgreSQL: DATABASE_URL, else the embedded server; a throwaway database is created and dropped.
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
+import { loadBinding, type BindingModule, type WorkerCore } from '@tasker/sdk/binding';
+
+const { values } = parseArgs({
+  options: {
+    binding: { type: 'string', default: 'napi' },
+    tasks: { type: 'string', default: '20000' },
+    'round-trips': { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '10' },
+  },
+});
+const tasks = Number(values.tasks);
+const roundTrips = Number(values['round-trips']);
+const concurrency = Number(values.concurrency);
+
+function runtime(): string {
+  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
+  if (g.Deno) return `deno ${g.Deno.version.deno}`;
+  if (g.Bun) return `bun ${g.Bun.version}`;
+  return `node ${process.version}`;
+}
+
+/** Creates `count` single-step tasks in namespace `ns`, in transactions of 1,000. */
+async function createTasks(pool: pg.Pool, ns: string, count: number): Promise<void> {
+  await pool.query('SELECT * FROM tasker.register_template($1::jsonb)', [
+    JSON.stringify({ namespace: ns, name: 'noop', version: '1.0.0', steps: [{ name: 'only', handler: 'noop' }] }),
+  ]);
+  for (let done = 0; done < count; done += 1000) {
+    await pool.query(
+      "SELECT count(*) FROM (SELECT tasker.create_task($1, 'noop', NULL, '{}'::jsonb) FROM generate_series(1, $2)) x",
+      [ns, Math.min(1000, count - done)],
+    );
+  }
+  await pool.query('ANALYZE');
+}
+
+/** Claims and reports `count` steps, `batch` at a time, reporting each batch together. Returns µs/step. */
+async function roundTrip(core: WorkerCore, count: number, batch: number): Promise<number> {
+  const started = performance.now();
+  let done = 0;
+  while (done < count) {
+    const steps = await core.next(batch, 5000);
+    if (steps.length === 0) throw new Error(`no step within 5 s after ${done} of ${count}`);
+    await Promise.all(
+      steps.map((s) => core.report({ stepId: s.stepId, attempt: s.attempt, delivery: s.delivery, outcome: 'success' })),
+    );
+    done += steps.length;
+  }
+  return ((performance.now() - started) * 1000) / count;
+}
+
+/** Runs `count` steps through `slots` concurrent no-op handlers. Returns steps/s. */
+async function throughput(core: WorkerCore, count: number, slots: number): Promise<number> {
+  const started = performance.now();
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: slots }, async () => {
+      while (done < count) {
+        const [step] = await core.next(1, 1000);
+        if (step === undefined) continue;
+        await core.report({ stepId: step.stepId, attempt: step.attempt, delivery: step.delivery, outcome: 'success' });
+        done += 1;
+      }
+    }),
+  );
+  return (count * 1000) / (performance.now() - started);
+}
+
+async function crossing(binding: BindingModule, calls: number): Promise<number> {
+  const payload = 'x'.repeat(64);
+  for (let i = 0; i < 1000; i += 1) await binding.echo(payload);
+  const started = performance.now();
+  for (let i = 0; i < calls; i += 1) await binding.echo(payload);
+  return ((performance.now() - started) * 1000) / calls;
+}
+
+const server = await resolveDatabase();
+const name = `tasker_bench_${process.pid}`;
+await createDatabase(server.url, name);
+const url = withDatabaseName(server.url, name);
+const pool = new pg.Pool({ connectionString: url, max: 2 });
+try {
+  await runMigrations({ databaseUrl: url, mode: 'standard' });
+  const binding = await loadBinding(values.binding);
+  const result: Record<string, number | string> = { runtime: runtime(), binding: binding.name };
+  result['echo_us'] = Number((await crossing(binding, 10_000)).toFixed(2));
+
+  await createTasks(pool, 'bench_rt1', roundTrips);
+  let core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_rt1'], batchSize: 1, prefetch: 1 });
+  result['round_trip_batch1_us'] = Math.round(await roundTrip(core, roundTrips, 1));
+  await core.drain(5000);
+
+  await createTasks(pool, 'bench_rt50', roundTrips);
+  core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_rt50'], batchSize: 50, prefetch: 100 });
+  result['round_trip_batch50_us'] = Math.round(await roundTrip(core, roundTrips, 50));
+  await core.drain(5000);
+
+  await createTasks(pool, 'bench_tp', tasks);
+  core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_tp'] });
+  result['throughput_steps_per_s'] = Math.round(await throughput(core, tasks, concurrency));
+  result['tasks'] = tasks;
+  result['concurrency'] = concurrency;
+  await core.drain(5000);
+  console.log(JSON.stringify(result));
+} finally {
+  await pool.end();
+  await dropDatabase(server.url, name);
+  await server.release();
+}
