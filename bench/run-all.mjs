@@ -31,7 +31,8 @@ for (const [runtime, command] of Object.entries(runtimes)) {
     rows.push({ ...result, command: shown });
   }
 }
-const pgVersion = execFileSync('node', ['sdk/dist/cli/tasker-ctl.js', 'db', 'status'], { encoding: 'utf8' }).match(/PostgreSQL [0-9.]+/)?.[0] ?? 'PostgreSQL';
+const status = execFileSync('node', ['sdk/dist/cli/tasker-ctl.js', 'db', 'status'], { encoding: 'utf8' });
+const pgVersion = `PostgreSQL ${status.match(/^version:\s*([0-9.]+)/m)?.[1] ?? '(version unknown)'}`;
 const table = [
   '| runtime | binding | echo (µs) | round trip, batch 1 (µs/step) | round trip, batch 50 (µs/step) | throughput (steps/s) | command |',
   '|---|---|---|---|---|---|---|',
