@@ -28,6 +28,8 @@ import {
   nativeErrorBody,
   reportResultFromWire,
   reportToWire,
+  toU32,
+  U32_MAX,
 } from './wire.ts';
 
 /** Environment variable naming the `.node` file explicitly. */
@@ -139,13 +141,6 @@ export function loadNativeAddon(env: Readonly<Record<string, string | undefined>
   throw new NativeAddonMissingError(`${where}: tried ${failures.join('; ')}. To use the napi binding, ${BUILD_HINT}`, candidates, {
     cause: firstError,
   });
-}
-
-/** Largest value a `u32` parameter takes. */
-const U32_MAX = 0xffff_ffff;
-
-function toU32(value: number): number {
-  return Math.min(U32_MAX, Math.max(0, Math.trunc(value)));
 }
 
 /** Turns an addon rejection into the SDK's typed error (wire.ts's nativeError). */

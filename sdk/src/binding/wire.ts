@@ -246,3 +246,16 @@ function stringArray(value: unknown, where: string): string[] {
   }
   return value as string[];
 }
+
+/** Largest value a `u32` parameter of the native core takes. */
+export const U32_MAX = 0xffff_ffff;
+
+/**
+ * A JS number as a `u32` argument of the native core (napi or C ABI): truncated, clamped to
+ * [0, 2^32 − 1]; NaN becomes 0. The boundary would otherwise wrap a negative count or timeout
+ * into a huge one, or reject it.
+ */
+export function toU32(value: number): number {
+  if (Number.isNaN(value)) return 0;
+  return Math.min(U32_MAX, Math.max(0, Math.trunc(value)));
+}

@@ -22,9 +22,10 @@ import {
   reportResultFromWire,
   reportToWire,
   stepIdsFromWire,
+  toU32,
 } from '../wire.ts';
 import { openEnvelope } from './envelope.ts';
-import { toU32, type TaskerLibrary } from './library.ts';
+import type { TaskerLibrary } from './library.ts';
 
 /**
  * Creates a core in the library and wraps its handle. The config is checked first with the `pg`

@@ -49,17 +49,6 @@ export const TASKER_SYMBOLS = [
 ] as const;
 
 /** Largest value a `uint32_t` parameter takes. */
-const U32_MAX = 0xffff_ffff;
-
-/**
- * A JS number as a `uint32_t` argument: truncated, clamped to [0, 2^32 − 1]; NaN becomes 0. FFI
- * layers would otherwise wrap a negative count or timeout into a huge one.
- */
-export function toU32(value: number): number {
-  if (Number.isNaN(value)) return 0;
-  return Math.min(U32_MAX, Math.max(0, Math.trunc(value)));
-}
-
 const encoder = new TextEncoder();
 
 /**

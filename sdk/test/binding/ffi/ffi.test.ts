@@ -13,7 +13,8 @@ import { InvalidWorkerCoreArgumentError, InvalidWorkerCoreConfigError, WorkerCor
 import { createFfiWorkerCore } from '../../../src/binding/ffi/core.ts';
 import { NativeCoreError, NativeEnvelopeError, openEnvelope, takeCString } from '../../../src/binding/ffi/envelope.ts';
 import { NATIVE_LIBRARY_ENV, NativeLibraryMissingError, nativeLibraryFileName, resolveNativeLibraryPath } from '../../../src/binding/ffi/library-path.ts';
-import { cString, toU32, type TaskerLibrary } from '../../../src/binding/ffi/library.ts';
+import { cString, type TaskerLibrary } from '../../../src/binding/ffi/library.ts';
+import { toU32 } from '../../../src/binding/wire.ts';
 import { detectRuntime, loadTaskerLibrary } from '../../../src/binding/ffi/load.ts';
 import { claimedStepsFromWire, coreStatsFromWire, reportResultFromWire, WireFormatError } from '../../../src/binding/wire.ts';
 import { InvalidProtocolArgumentError } from '../../../src/protocol/errors.ts';
