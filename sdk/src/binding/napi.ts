@@ -166,6 +166,11 @@ async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
 
 class NapiWorkerCore implements WorkerCore {
   readonly binding = 'napi' as const;
+  /**
+   * Set the moment drain() is called. The addon learns of the drain only when its async call
+   * runs, so a next() issued right after drain() could otherwise still be handed steps.
+   */
+  #draining = false;
 
   constructor(private readonly native: NativeWorkerCoreInstance) {}
 
@@ -176,6 +181,7 @@ class NapiWorkerCore implements WorkerCore {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new InvalidWorkerCoreArgumentError(`next(timeoutMs): must be 0 or more, got ${timeoutMs}`);
     }
+    if (this.#draining) return [];
     const text = await call('NativeWorkerCore.next', () => this.native.next(toU32(max), toU32(timeoutMs)));
     return claimedStepsFromWire(JSON.parse(text), 'NativeWorkerCore.next');
   }
@@ -194,6 +200,7 @@ class NapiWorkerCore implements WorkerCore {
   }
 
   async drain(timeoutMs: number): Promise<DrainResult> {
+    this.#draining = true;
     const bounded = Number.isFinite(timeoutMs) ? toU32(timeoutMs) : Number.isNaN(timeoutMs) ? 0 : U32_MAX;
     const text = await call('NativeWorkerCore.drain', () => this.native.drain(bounded));
     return drainResultFromWire(JSON.parse(text), 'NativeWorkerCore.drain');
