@@ -6,7 +6,14 @@
 export * from './types.ts';
 export * from './errors.ts';
 export { registerTemplate, validateTemplate } from './templates.ts';
-export { createTask, getTaskStatus, cancelTask } from './tasks.ts';
+export {
+  createTask,
+  getTaskStatus,
+  cancelTask,
+  retryTask,
+  sweepTaskTimeouts,
+  templateInputSchema,
+} from './tasks.ts';
 export { claimSteps } from './claims.ts';
 export { reportStep, reportSteps } from './reports.ts';
 export { extendLeases, releaseLeases, sweepExpiredLeases } from './leases.ts';

@@ -1,5 +1,15 @@
 import { callProtocol } from './call.ts';
-import type { CancelledTask, CreateTaskInput, CreatedTask, Queryable, TaskState, TaskStatus } from './types.ts';
+import type {
+  CancelledTask,
+  CreateTaskInput,
+  CreatedTask,
+  JsonObject,
+  Queryable,
+  RetriedTask,
+  TaskState,
+  TaskStatus,
+  TimedOutTask,
+} from './types.ts';
 
 interface CreateRow {
   task_id: string;
@@ -18,7 +28,7 @@ interface CreateRow {
 export async function createTask(db: Queryable, input: CreateTaskInput): Promise<CreatedTask> {
   const rows = await callProtocol<CreateRow>(
     db,
-    'SELECT * FROM tasker.create_task($1, $2, $3, $4::jsonb, $5, $6, $7, $8::text[], $9)',
+    'SELECT * FROM tasker.create_task($1, $2, $3, $4::jsonb, $5, $6, $7, $8::text[], $9, $10::bigint)',
     [
       input.namespace,
       input.name,
@@ -29,6 +39,7 @@ export async function createTask(db: Queryable, input: CreateTaskInput): Promise
       input.priority ?? 0,
       input.tags ?? [],
       input.initiator ?? null,
+      input.timeoutMs ?? null,
     ],
   );
   const row = rows[0];
@@ -70,4 +81,66 @@ export async function cancelTask(
   const row = rows[0];
   if (row === undefined) throw new Error('tasker.cancel_task returned no row');
   return { taskId: row.task_id, state: row.state, changed: row.changed, cancelledSteps: row.cancelled_steps };
+}
+
+interface RetryRow {
+  task_id: string;
+  state: TaskState;
+  changed: boolean;
+  retried_steps: number;
+  enqueued_steps: number;
+}
+
+/**
+ * Gives a failed task another run (`tasker.retry_task`): its failed and cancelled steps go back
+ * to pending with fresh attempts and the ready ones are enqueued; completed steps keep their
+ * results. A task that is not in error is left alone (`changed: false`). Throws
+ * `UnknownTaskError` for an unknown id.
+ */
+export async function retryTask(db: Queryable, taskId: string, options: { actor?: string } = {}): Promise<RetriedTask> {
+  const rows = await callProtocol<RetryRow>(db, 'SELECT * FROM tasker.retry_task($1::uuid, $2)', [
+    taskId,
+    options.actor ?? 'client',
+  ]);
+  const row = rows[0];
+  if (row === undefined) throw new Error('tasker.retry_task returned no row');
+  return {
+    taskId: row.task_id,
+    state: row.state,
+    changed: row.changed,
+    retriedSteps: row.retried_steps,
+    enqueuedSteps: row.enqueued_steps,
+  };
+}
+
+/**
+ * Fails every unfinished task whose deadline (`timeoutMs` at creation) passed
+ * (`tasker.sweep_task_timeouts`), at most `limit` per call. Safe from several orchestrators.
+ */
+export async function sweepTaskTimeouts(db: Queryable, limit = 100, actor = 'sweeper'): Promise<TimedOutTask[]> {
+  const rows = await callProtocol<{ task_id: string; reason: string }>(
+    db,
+    'SELECT * FROM tasker.sweep_task_timeouts($1, $2)',
+    [limit, actor],
+  );
+  return rows.map((row) => ({ taskId: row.task_id, reason: row.reason }));
+}
+
+/**
+ * The version `createTask` would use for (namespace, name, version; undefined = highest) and its
+ * input schema (`tasker.template_input_schema`); null for an unknown template.
+ */
+export async function templateInputSchema(
+  db: Queryable,
+  namespace: string,
+  name: string,
+  version?: string,
+): Promise<{ version: string; inputSchema: JsonObject | boolean | null } | null> {
+  const rows = await callProtocol<{ version: string; input_schema: JsonObject | boolean | null }>(
+    db,
+    'SELECT * FROM tasker.template_input_schema($1, $2, $3)',
+    [namespace, name, version ?? null],
+  );
+  const row = rows[0];
+  return row === undefined ? null : { version: row.version, inputSchema: row.input_schema };
 }

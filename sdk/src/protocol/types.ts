@@ -86,6 +86,8 @@ export interface CreateTaskInput {
   priority?: number;
   tags?: string[];
   initiator?: string;
+  /** Fail the task when it has not finished this many ms after creation (orchestrator sweep). */
+  timeoutMs?: number;
 }
 
 /** Result of creating a task. */
@@ -179,6 +181,24 @@ export interface LeaseRef {
   stepId: string;
   attempt: number;
   delivery: number;
+}
+
+/** Result of retrying a failed task. */
+export interface RetriedTask {
+  taskId: string;
+  state: TaskState;
+  /** False when the task was not in error, so nothing changed. */
+  changed: boolean;
+  /** Failed and cancelled steps put back to pending. */
+  retriedSteps: number;
+  /** Steps enqueued at once (their dependencies were done). */
+  enqueuedSteps: number;
+}
+
+/** A task failed by the timeout sweeper. */
+export interface TimedOutTask {
+  taskId: string;
+  reason: string;
 }
 
 /** Result of extending one lease. */
