@@ -2,3 +2,5 @@
 export * from './errors.ts';
 export * from './db/index.ts';
 export * from './protocol/index.ts';
+export * from './handler/index.ts';
+export * from './template/index.ts';
