@@ -4,3 +4,6 @@ export * from './db/index.ts';
 export * from './protocol/index.ts';
 export * from './handler/index.ts';
 export * from './template/index.ts';
+export * from './worker/index.ts';
+export * from './client/index.ts';
+export * from './orchestration/index.ts';

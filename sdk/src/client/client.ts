@@ -1,0 +1,206 @@
+/**
+ * The client: create tasks (checking the template's input schema first), read them, wait for
+ * them (woken by LISTEN, never by polling), cancel and retry them. Every state change happens in
+ * the SQL protocol; this class only adds the input-schema check and the waiting.
+ */
+import pg from 'pg';
+import { InvalidConfigError } from '../errors.ts';
+import { UnknownTaskError, UnknownTemplateError } from '../protocol/errors.ts';
+import {
+  cancelTask,
+  createTask,
+  getTaskStatus,
+  retryTask,
+  templateInputSchema,
+} from '../protocol/tasks.ts';
+import type { CancelledTask, CreateTaskInput, CreatedTask, RetriedTask } from '../protocol/types.ts';
+import { validateContext } from '../template/index.ts';
+import { ClientClosedError, TaskWaitTimeoutError } from './errors.ts';
+import { isTerminalTaskState, toTaskInfo, type TaskInfo } from './task-info.ts';
+import { TaskStateListener } from './task-state-listener.ts';
+
+/** How long a template's input schema is reused before it is read again. */
+const SCHEMA_CACHE_MS = 5_000;
+
+/** Settings of a TaskerClient. */
+export interface TaskerClientOptions {
+  /** Default: the DATABASE_URL environment variable. */
+  databaseUrl?: string;
+  /** Connections for queries (the LISTEN connection for waitForTask is extra). Default 4. */
+  poolSize?: number;
+  /** Recorded as the actor of cancellations and retries. Default 'client'. */
+  actor?: string;
+}
+
+/** Options of waitForTask. */
+export interface WaitForTaskOptions {
+  /** Give up after this many ms with TaskWaitTimeoutError. Default: wait as long as it takes. */
+  timeoutMs?: number;
+  /** Stop waiting when this signal aborts (rejects with its reason). */
+  signal?: AbortSignal;
+}
+
+/** Options of createTask beyond the task itself. */
+export interface CreateTaskOptions {
+  /** Check the context against the template's input_schema first. Default true. */
+  validate?: boolean;
+}
+
+/**
+ * Talks to the Tasker database on behalf of applications.
+ *
+ * @example
+ * const client = new TaskerClient({ databaseUrl });
+ * const { taskId } = await client.createTask({ namespace: 'shop', name: 'order', context: { id: 7 } });
+ * const task = await client.waitForTask(taskId, { timeoutMs: 30_000 });
+ * console.log(task.state, task.steps.map((s) => s.result));
+ * await client.close();
+ */
+export class TaskerClient {
+  private readonly pool: pg.Pool;
+  private readonly listener: TaskStateListener;
+  private readonly actor: string;
+  private readonly schemas = new Map<string, { at: number; version: string; schema: unknown }>();
+  private closed = false;
+
+  constructor(options: TaskerClientOptions = {}) {
+    const databaseUrl = options.databaseUrl ?? (typeof process === 'undefined' ? undefined : process.env.DATABASE_URL);
+    if (databaseUrl === undefined || databaseUrl === '') {
+      throw new InvalidConfigError('DATABASE_URL', '', 'a PostgreSQL URL (or pass databaseUrl to the TaskerClient)');
+    }
+    this.pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 4, application_name: 'tasker-client' });
+    // An idle connection that breaks must not crash the application; the next query reconnects.
+    this.pool.on('error', () => {});
+    this.listener = new TaskStateListener(databaseUrl);
+    this.actor = options.actor ?? 'client';
+  }
+
+  /**
+   * Creates a task: checks the context against the template's input_schema (InvalidContextError
+   * listing every violation), then creates it with its steps and enqueues the root steps, in one
+   * transaction. With an idempotency key already used for this template, returns the existing
+   * task with `created: false`.
+   */
+  async createTask(input: CreateTaskInput, options: CreateTaskOptions = {}): Promise<CreatedTask> {
+    this.ensureOpen();
+    if (options.validate ?? true) {
+      const template = await this.inputSchema(input.namespace, input.name, input.version);
+      validateContext(
+        template.schema as Parameters<typeof validateContext>[0],
+        input.context ?? {},
+        `${input.namespace}/${input.name}@${template.version}`,
+      );
+    }
+    return createTask(this.pool, input);
+  }
+
+  /** A task with all its steps (states, results, errors); null for an unknown id. */
+  async getTask(taskId: string): Promise<TaskInfo | null> {
+    this.ensureOpen();
+    const status = await getTaskStatus(this.pool, taskId);
+    return status === null ? null : toTaskInfo(status);
+  }
+
+  /**
+   * Resolves with the task once it is complete, error or cancelled. Woken by the database's
+   * announcement on `tasker_task_state`, so it costs no polling; a missed announcement (lost
+   * connection) makes it look again. Throws UnknownTaskError for an unknown id and
+   * TaskWaitTimeoutError when `timeoutMs` runs out.
+   */
+  async waitForTask(taskId: string, options: WaitForTaskOptions = {}): Promise<TaskInfo> {
+    this.ensureOpen();
+    let wake: () => void = () => {};
+    let woken = true;
+    const unsubscribe = await this.listener.subscribe((id) => {
+      if (id === null || id === taskId) {
+        woken = true;
+        wake();
+      }
+    });
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    try {
+      for (;;) {
+        options.signal?.throwIfAborted();
+        if (this.closed) throw new ClientClosedError();
+        if (woken) {
+          woken = false;
+          const task = await this.getTask(taskId);
+          if (task === null) {
+            throw new UnknownTaskError('TASK_UNKNOWN', `unknown task ${taskId}`, 'TK005', { field: 'task_id', value: taskId });
+          }
+          if (isTerminalTaskState(task.state)) return task;
+          if (deadline !== undefined && Date.now() >= deadline) {
+            throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0, task.state);
+          }
+        }
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            if (timer !== undefined) clearTimeout(timer);
+            options.signal?.removeEventListener('abort', done);
+            resolve();
+          };
+          const timer =
+            deadline === undefined
+              ? undefined
+              : setTimeout(() => {
+                  woken = true;
+                  done();
+                }, Math.max(0, deadline - Date.now()));
+          options.signal?.addEventListener('abort', done, { once: true });
+          wake = done;
+          if (woken) done();
+        });
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /**
+   * Cancels a task that has not finished: steps not started are cancelled, running handlers are
+   * aborted through their signal. A finished task is left alone (`changed: false`).
+   */
+  async cancelTask(taskId: string, reason?: string): Promise<CancelledTask> {
+    this.ensureOpen();
+    return cancelTask(this.pool, taskId, { actor: this.actor, ...(reason === undefined ? {} : { reason }) });
+  }
+
+  /**
+   * Gives a task in error another run: failed and cancelled steps start again with fresh
+   * attempts, completed steps keep their results. Any other task is left alone (`changed: false`).
+   */
+  async retryTask(taskId: string): Promise<RetriedTask> {
+    this.ensureOpen();
+    return retryTask(this.pool, taskId, { actor: this.actor });
+  }
+
+  /** Closes the connections. Waiters still waiting reject with ClientClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener.close();
+    await this.pool.end();
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new ClientClosedError();
+  }
+
+  private async inputSchema(namespace: string, name: string, version: string | undefined): Promise<{ version: string; schema: unknown }> {
+    const key = `${namespace}\u0000${name}\u0000${version ?? ''}`;
+    const cached = this.schemas.get(key);
+    if (cached !== undefined && Date.now() - cached.at < SCHEMA_CACHE_MS) return cached;
+    const found = await templateInputSchema(this.pool, namespace, name, version);
+    if (found === null) {
+      throw new UnknownTemplateError(
+        'TEMPLATE_UNKNOWN',
+        `unknown task template ${namespace}/${name}@${version ?? 'latest'}`,
+        'TK003',
+        { namespace, name, version: version ?? null },
+      );
+    }
+    const entry = { at: Date.now(), version: found.version, schema: found.inputSchema };
+    this.schemas.set(key, entry);
+    return entry;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The orchestration service: applies the migrations as DEPLOYMENT_MODE says, registers the task
+ * templates found in a directory, and sweeps (expired leases, task deadlines) on an interval.
+ * Cancellation and retries are protocol calls any client makes; the orchestrator owns what must
+ * happen when nobody asks. Runs on Node, Bun and Deno.
+ */
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { runMigrations } from '../db/migration-runner.ts';
+import type { DeploymentMode } from '../db/migration-settings.ts';
+import { InvalidConfigError } from '../errors.ts';
+import { defaultLogWriter, type LogRecord, type LogWriter } from '../handler/index.ts';
+import { registerTemplate } from '../protocol/templates.ts';
+import type { RegisteredTemplate } from '../protocol/types.ts';
+import { loadTemplateDir } from '../template/index.ts';
+import { onShutdownSignal } from '../worker/shutdown-signals.ts';
+import { sweepOnce, type SweepResult } from './sweeper.ts';
+
+/** Settings of an Orchestrator. Everything has a default. */
+export interface OrchestratorOptions {
+  /** Default: the DATABASE_URL environment variable. */
+  databaseUrl?: string;
+  /** Directories of YAML task templates to register at start. */
+  templateDirs?: readonly string[];
+  /** standard (migrate, then serve), migrate-only (migrate, then stop) or no-migrate. Default: DEPLOYMENT_MODE, else standard. */
+  deploymentMode?: DeploymentMode;
+  /** How often the sweeps run. Default 1,000 ms. */
+  sweepIntervalMs?: number;
+  /** Recorded as the actor of the sweeps' transitions. Default `orchestrator-<runtime host pid>`. */
+  instanceId?: string;
+  /** run() stops on SIGTERM and SIGINT. Default true. */
+  handleSignals?: boolean;
+  /** Where log records go. */
+  logWriter?: LogWriter;
+  /** Called after each sweep pass that did something. */
+  onSweep?: (result: SweepResult) => void;
+}
+
+/** What start() did. */
+export interface OrchestratorStartResult {
+  /** Migration files applied by this start. */
+  applied: string[];
+  templates: RegisteredTemplate[];
+  /** False in migrate-only mode: the orchestrator migrated and has nothing more to do. */
+  serving: boolean;
+}
+
+/** Counters since start. */
+export interface OrchestratorStats {
+  sweeps: number;
+  deadLettered: number;
+  cancelledSteps: number;
+  timedOutTasks: number;
+  sweepErrors: number;
+}
+
+/**
+ * @example
+ * const orchestrator = new Orchestrator({ templateDirs: ['./templates'] });
+ * await orchestrator.run(); // until SIGTERM/SIGINT
+ */
+export class Orchestrator {
+  readonly instanceId: string;
+  private readonly databaseUrl: string;
+  private readonly write: LogWriter;
+  private readonly sweepIntervalMs: number;
+  private pool: pg.Pool | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private resolveStopped: () => void = () => {};
+  private readonly whenStopped = new Promise<void>((resolve) => {
+    this.resolveStopped = resolve;
+  });
+  private readonly counters: OrchestratorStats = { sweeps: 0, deadLettered: 0, cancelledSteps: 0, timedOutTasks: 0, sweepErrors: 0 };
+
+  constructor(private readonly options: OrchestratorOptions = {}) {
+    const databaseUrl = options.databaseUrl ?? (typeof process === 'undefined' ? undefined : process.env.DATABASE_URL);
+    if (databaseUrl === undefined || databaseUrl === '') {
+      throw new InvalidConfigError('DATABASE_URL', '', 'a PostgreSQL URL (or pass databaseUrl to the Orchestrator)');
+    }
+    this.databaseUrl = databaseUrl;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
+    if (!Number.isFinite(this.sweepIntervalMs) || this.sweepIntervalMs < 10) {
+      throw new InvalidConfigError('sweepIntervalMs', String(this.sweepIntervalMs), 'at least 10 ms');
+    }
+    this.instanceId = options.instanceId ?? `orchestrator-${hostname()}-${typeof process === 'undefined' ? 0 : process.pid}`;
+    this.write = options.logWriter ?? defaultLogWriter;
+  }
+
+  /** Migrates (per deployment mode), registers the templates, and starts sweeping. */
+  async start(): Promise<OrchestratorStartResult> {
+    const migration = await runMigrations({
+      databaseUrl: this.databaseUrl,
+      ...(this.options.deploymentMode === undefined ? {} : { mode: this.options.deploymentMode }),
+      log: (line) => this.log(line.startsWith('[ERROR]') ? 'error' : 'info', line.replace(/^\[[A-Z]+\] /, ''), {}),
+    });
+    if (!migration.continueRunning) {
+      this.stopped = true;
+      this.resolveStopped();
+      return { applied: migration.applied, templates: [], serving: false };
+    }
+    this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'tasker-orchestrator' });
+    this.pool.on('error', () => {});
+    const templates: RegisteredTemplate[] = [];
+    try {
+      for (const dir of this.options.templateDirs ?? []) {
+        for (const { file, template } of await loadTemplateDir(dir)) {
+          const registered = await registerTemplate(this.pool, template);
+          templates.push(registered);
+          this.log('info', registered.changed ? 'template registered' : 'template unchanged', {
+            template: `${registered.namespace}/${registered.name}@${registered.version}`,
+            file,
+          });
+        }
+      }
+    } catch (error) {
+      // A refused template ends the start; nothing may keep the process alive afterwards.
+      await this.pool.end().catch(() => {});
+      this.pool = undefined;
+      this.stopped = true;
+      this.resolveStopped();
+      throw error;
+    }
+    this.schedule(0);
+    this.log('info', 'orchestrator started', { instanceId: this.instanceId, sweepIntervalMs: this.sweepIntervalMs, templates: templates.length });
+    return { applied: migration.applied, templates, serving: true };
+  }
+
+  /** Starts, then resolves when stopped (SIGTERM/SIGINT when handleSignals, or stop()). */
+  async run(): Promise<OrchestratorStartResult> {
+    const started = await this.start();
+    if (!started.serving) return started;
+    const unsubscribe =
+      this.options.handleSignals ?? true
+        ? onShutdownSignal((signal) => {
+            this.log('info', `${signal} received: stopping`, {});
+            void this.stop();
+          })
+        : () => {};
+    try {
+      await this.whenStopped;
+    } finally {
+      unsubscribe();
+    }
+    return started;
+  }
+
+  /** Finishes the sweep in progress and closes the connections. Safe to call more than once. */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.whenStopped;
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.sweeping;
+    await this.pool?.end().catch(() => {});
+    this.log('info', 'orchestrator stopped', { ...this.counters });
+    this.resolveStopped();
+  }
+
+  /** Runs one sweep pass now (also what the interval does). */
+  async sweep(): Promise<SweepResult> {
+    if (this.pool === undefined) throw new Error('Orchestrator.sweep(): start() the orchestrator first');
+    const result = await sweepOnce(this.pool, this.instanceId);
+    this.counters.sweeps += 1;
+    for (const action of result.leases) {
+      if (action.action === 'dead_lettered') this.counters.deadLettered += 1;
+      else this.counters.cancelledSteps += 1;
+      this.log('warn', `step ${action.action.replace('_', '-')}`, { taskId: action.taskId, stepId: action.stepId, reason: action.reason });
+    }
+    for (const timedOut of result.timeouts) {
+      this.counters.timedOutTasks += 1;
+      this.log('warn', 'task timed out', { taskId: timedOut.taskId, reason: timedOut.reason });
+    }
+    if (result.leases.length + result.timeouts.length > 0) this.options.onSweep?.(result);
+    return result;
+  }
+
+  /** Counters since start. */
+  stats(): OrchestratorStats {
+    return { ...this.counters };
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.sweeping = this.sweep().then(
+        () => {},
+        (error: unknown) => {
+          this.counters.sweepErrors += 1;
+          this.log('error', 'sweep failed; will try again', { error: error instanceof Error ? error.message : String(error) });
+        },
+      );
+      void this.sweeping.then(() => this.schedule(this.sweepIntervalMs));
+    }, delayMs);
+  }
+
+  private log(level: LogRecord['level'], message: string, fields: Record<string, unknown>): void {
+    this.write({ level, message, time: new Date().toISOString(), fields: { component: 'orchestrator', ...fields } });
+  }
+}

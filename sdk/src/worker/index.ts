@@ -1,0 +1,5 @@
+/** The worker runtime: `new Worker({ namespaces, handlers }).run()`. */
+export { Worker, type WorkerState, type WorkerStats, type WorkerStopResult } from './worker.ts';
+export { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerCoreTuning, type WorkerOptions } from './options.ts';
+export type { StepFinishedEvent } from './events.ts';
+export { onShutdownSignal } from './shutdown-signals.ts';

@@ -1,0 +1,373 @@
+/**
+ * The worker runtime: claims steps through a binding's WorkerCore, runs their handlers with at
+ * most `concurrency` at once, reports each outcome, and drains on SIGTERM/SIGINT or stop(). The
+ * same code runs on Node, Bun and Deno; everything runtime-specific lives in the binding and in
+ * shutdown-signals.ts.
+ */
+import { loadBinding } from '../binding/select.ts';
+import type { BindingName, CoreStats, DrainResult, WorkerCore } from '../binding/types.ts';
+import {
+  HandlerRegistry,
+  StepCancelledError,
+  StepTimeoutError,
+  WorkerShutdownError,
+  createStepLogger,
+  defaultLogWriter,
+  executeStep,
+  type LogRecord,
+  type LogWriter,
+} from '../handler/index.ts';
+import type { ClaimedStep, ReportResult, StepReport } from '../protocol/types.ts';
+import type { StepFinishedEvent } from './events.ts';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+import { onShutdownSignal } from './shutdown-signals.ts';
+
+/** How long one next() call waits for work before the loop looks at its state again. */
+const CLAIM_WAIT_MS = 1_000;
+/** How often the worker asks the core which running steps must stop (lease lost, task cancelled). */
+const ABORT_POLL_MS = 200;
+/** Time the core gets, beyond the grace period, to commit the reports of steps that just finished. */
+const REPORT_SETTLE_MS = 2_000;
+
+/** Where a worker is in its life. */
+export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Counters of a worker since it started. */
+export interface WorkerStats {
+  state: WorkerState;
+  workerId: string;
+  runtime: string;
+  binding: BindingName | null;
+  /** Steps whose handlers are running now. */
+  running: number;
+  succeeded: number;
+  /** Failures after which the step will run again (attempts left). */
+  retried: number;
+  /** Failures that ended the step (permanent, or its last attempt). */
+  failed: number;
+  /** Reports the database refused (lease lost, step already finished elsewhere). */
+  rejected: number;
+  /** Steps aborted at shutdown and left for redelivery. */
+  abandoned: number;
+  core: CoreStats | null;
+}
+
+/** What stop() did. */
+export interface WorkerStopResult {
+  /** Steps still running when the grace period ran out; their handlers were aborted. */
+  aborted: number;
+  /** What the core's drain did. */
+  drain: DrainResult | null;
+}
+
+interface RunningStep {
+  step: ClaimedStep;
+  controller: AbortController;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * A worker process's engine. `run()` is what an entry point calls.
+ *
+ * @example
+ * const worker = new Worker({ namespaces: ['shop'], handlers: [chargeCard, ShipOrder] });
+ * await worker.run(); // until SIGTERM/SIGINT; running steps drain within the grace period
+ */
+export class Worker {
+  readonly options: ResolvedWorkerOptions;
+  private readonly registry: HandlerRegistry;
+  private readonly write: LogWriter;
+  private readonly onStepFinished: WorkerOptions['onStepFinished'];
+  private readonly running = new Map<string, RunningStep>();
+  /** Each launched step's execute → report → bookkeeping chain, so stop() can wait for the last. */
+  private readonly settling = new Set<Promise<void>>();
+  private readonly counters = { succeeded: 0, retried: 0, failed: 0, rejected: 0, abandoned: 0 };
+  private state: WorkerState = 'created';
+  private core: WorkerCore | undefined;
+  private bindingName: BindingName | null = null;
+  private claimLoop: Promise<void> = Promise.resolve();
+  private abortPoll: ReturnType<typeof setInterval> | undefined;
+  private slotFreed: (() => void) | undefined;
+  private stopping: Promise<WorkerStopResult> | undefined;
+  private resolveStopped: () => void = () => {};
+  private readonly stopped = new Promise<void>((resolve) => {
+    this.resolveStopped = resolve;
+  });
+
+  constructor(options: WorkerOptions) {
+    this.options = resolveWorkerOptions(options);
+    this.registry = options.handlers instanceof HandlerRegistry ? options.handlers : new HandlerRegistry(options.handlers);
+    this.write = options.logWriter ?? defaultLogWriter;
+    this.onStepFinished = options.onStepFinished;
+  }
+
+  /** The id recorded as the actor of this worker's transitions. */
+  get workerId(): string {
+    return this.options.workerId;
+  }
+
+  /** Loads the binding, connects, and starts claiming. Resolves once the worker is running. */
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new Error(`Worker.start(): the worker is already ${this.state}`);
+    this.state = 'starting';
+    const { binding, allowBindingFallback, databaseUrl, workerId, namespaces, mode, core } = this.options;
+    try {
+      const module = await loadBinding(binding, allowBindingFallback === undefined ? {} : { allowFallback: allowBindingFallback });
+      this.core = await module.createWorkerCore({
+        ...core,
+        databaseUrl,
+        workerId,
+        namespaces,
+        ...(mode === undefined ? {} : { mode }),
+      });
+      this.bindingName = module.name;
+    } catch (error) {
+      this.state = 'stopped';
+      this.resolveStopped();
+      throw error;
+    }
+    this.state = 'running';
+    this.abortPoll = setInterval(() => this.pollAborts(), ABORT_POLL_MS);
+    this.claimLoop = this.runClaimLoop(this.core);
+    this.log('info', 'worker started', {
+      workerId,
+      runtime: this.options.runtime,
+      binding: this.bindingName,
+      namespaces,
+      concurrency: this.options.concurrency,
+      handlers: this.registry.names(),
+    });
+  }
+
+  /**
+   * Starts the worker and resolves when it has stopped: on SIGTERM or SIGINT (when handleSignals
+   * is on) or a stop() call. A second signal aborts running steps at once.
+   */
+  async run(): Promise<void> {
+    await this.start();
+    const unsubscribe = this.options.handleSignals
+      ? onShutdownSignal((signal) => {
+          if (this.stopping === undefined) {
+            this.log('info', `${signal} received: draining`, { graceMs: this.options.shutdownGraceMs });
+            void this.stop();
+          } else {
+            this.log('warn', `${signal} received again: aborting running steps now`, { running: this.running.size });
+            this.abortAll();
+          }
+        })
+      : () => {};
+    try {
+      await this.stopped;
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` (default shutdownGraceMs) for running steps to finish
+   * and their reports to commit, aborts the rest with WorkerShutdownError (they are not reported,
+   * so their leases lapse and another worker runs them without losing an attempt), then closes.
+   * Safe to call more than once.
+   */
+  stop(graceMs: number = this.options.shutdownGraceMs): Promise<WorkerStopResult> {
+    this.stopping ??= this.runStop(graceMs);
+    return this.stopping;
+  }
+
+  /** Resolves once the worker has stopped. */
+  whenStopped(): Promise<void> {
+    return this.stopped;
+  }
+
+  /** Counters and the core's counters. */
+  stats(): WorkerStats {
+    return {
+      state: this.state,
+      workerId: this.options.workerId,
+      runtime: this.options.runtime,
+      binding: this.bindingName,
+      running: this.running.size,
+      ...this.counters,
+      core: this.core === undefined || this.state === 'stopped' ? null : this.core.stats(),
+    };
+  }
+
+  private async runStop(graceMs: number): Promise<WorkerStopResult> {
+    const core = this.core;
+    if (core === undefined || this.state === 'stopped') {
+      this.state = 'stopped';
+      this.resolveStopped();
+      return { aborted: 0, drain: null };
+    }
+    this.state = 'stopping';
+    this.wakeClaimLoop();
+    let aborted = 0;
+    const graceTimer = setTimeout(() => {
+      aborted = this.running.size;
+      if (aborted > 0) this.log('warn', 'grace period over: aborting running steps', { running: aborted, graceMs });
+      this.abortAll();
+    }, graceMs);
+    let drain: DrainResult | null = null;
+    try {
+      // drain() makes next() return at once, gives back buffered steps, and waits for the
+      // reports of running steps; the claim loop ends on its own.
+      drain = await core.drain(graceMs + REPORT_SETTLE_MS);
+      await this.claimLoop;
+      // The core has settled every report; let their callbacks (counters, onStepFinished) run.
+      await Promise.allSettled([...this.settling]);
+    } catch (error) {
+      this.log('error', 'draining the worker core failed', { error: describe(error) });
+    } finally {
+      clearTimeout(graceTimer);
+      if (this.abortPoll !== undefined) clearInterval(this.abortPoll);
+      this.abortAll();
+      this.state = 'stopped';
+      this.log('info', 'worker stopped', { ...this.counters, aborted, released: drain?.released ?? 0 });
+      this.resolveStopped();
+    }
+    return { aborted, drain };
+  }
+
+  private async runClaimLoop(core: WorkerCore): Promise<void> {
+    while (this.state === 'running') {
+      const free = this.options.concurrency - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve;
+        });
+        continue;
+      }
+      let steps: ClaimedStep[];
+      try {
+        steps = await core.next(free, CLAIM_WAIT_MS);
+      } catch (error) {
+        if (this.state !== 'running') break;
+        this.log('error', 'claiming steps failed; retrying', { error: describe(error) });
+        await sleep(500);
+        continue;
+      }
+      for (const step of steps) this.launch(core, step);
+    }
+  }
+
+  private wakeClaimLoop(): void {
+    const wake = this.slotFreed;
+    this.slotFreed = undefined;
+    wake?.();
+  }
+
+  private launch(core: WorkerCore, step: ClaimedStep): void {
+    const controller = new AbortController();
+    const timer =
+      step.timeoutMs > 0
+        ? setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs)
+        : undefined;
+    this.running.set(step.stepId, { step, controller, timer });
+    const logger = createStepLogger(this.write, {
+      taskId: step.taskId,
+      stepId: step.stepId,
+      stepName: step.stepName,
+      correlationId: step.correlationId,
+      handler: step.handler,
+    });
+    const started = performance.now();
+    const settled = executeStep(this.registry.get(step.handler), step, {
+      signal: controller.signal,
+      logger,
+      knownHandlers: this.registry.names(),
+    })
+      .then(async (report) => {
+        const durationMs = performance.now() - started;
+        const result = await this.send(core, step, report);
+        this.finish(step, report, result, durationMs);
+      })
+      .catch((error: unknown) => {
+        // executeStep never throws; this guards the bookkeeping itself.
+        this.log('error', 'step bookkeeping failed', { stepId: step.stepId, error: describe(error) });
+        this.forget(step.stepId);
+      })
+      .finally(() => this.settling.delete(settled));
+    this.settling.add(settled);
+  }
+
+  private async send(core: WorkerCore, step: ClaimedStep, report: StepReport): Promise<ReportResult | null> {
+    const entry = this.running.get(step.stepId);
+    if (entry?.timer !== undefined) clearTimeout(entry.timer);
+    if (report.error?.['kind'] === 'WorkerShutdown') {
+      this.counters.abandoned += 1;
+      return null;
+    }
+    try {
+      const result = await core.report(report);
+      // Counted by what the database made of the report: a retryable failure on the last
+      // attempt is a failure, not a retry.
+      if (!result.accepted) this.counters.rejected += 1;
+      else if (report.outcome === 'success') this.counters.succeeded += 1;
+      else if (result.stepState === 'waiting_for_retry') this.counters.retried += 1;
+      else this.counters.failed += 1;
+      return result;
+    } catch (error) {
+      this.log('error', 'reporting a step failed', { stepId: step.stepId, taskId: step.taskId, error: describe(error) });
+      return null;
+    }
+  }
+
+  private finish(step: ClaimedStep, report: StepReport, result: ReportResult | null, durationMs: number): void {
+    this.forget(step.stepId);
+    if (this.onStepFinished === undefined) return;
+    const event: StepFinishedEvent = {
+      step,
+      report,
+      result,
+      durationMs,
+      workerId: this.options.workerId,
+      runtime: this.options.runtime,
+    };
+    try {
+      this.onStepFinished(event);
+    } catch (error) {
+      this.log('error', 'onStepFinished threw', { stepId: step.stepId, error: describe(error) });
+    }
+  }
+
+  private forget(stepId: string): void {
+    const entry = this.running.get(stepId);
+    if (entry?.timer !== undefined) clearTimeout(entry.timer);
+    this.running.delete(stepId);
+    this.wakeClaimLoop();
+  }
+
+  private pollAborts(): void {
+    const core = this.core;
+    if (core === undefined || this.state === 'stopped') return;
+    let ids: string[];
+    try {
+      ids = core.takeAborted();
+    } catch {
+      return;
+    }
+    for (const id of ids) {
+      const entry = this.running.get(id);
+      if (entry === undefined || entry.controller.signal.aborted) continue;
+      entry.controller.abort(new StepCancelledError('the task is no longer running or the lease was lost'));
+    }
+  }
+
+  private abortAll(): void {
+    for (const { controller } of this.running.values()) {
+      if (!controller.signal.aborted) controller.abort(new WorkerShutdownError());
+    }
+  }
+
+  private log(level: LogRecord['level'], message: string, fields: Record<string, unknown>): void {
+    this.write({ level, message, time: new Date().toISOString(), fields: { workerId: this.options.workerId, ...fields } });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,69 @@
+/**
+ * SIGTERM and SIGINT on Node, Bun and Deno: a worker process with a step running drains it
+ * (the step completes and its report commits) and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TaskerClient } from '../../sdk/src/client/index.ts';
+import { registerTemplate } from '../../sdk/src/protocol/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { template } from '../support/templates.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURE = join(ROOT, 'test/worker/fixtures/sleepy-worker.mjs');
+const COMMANDS: Record<string, string[]> = {
+  node: [process.execPath, FIXTURE],
+  bun: [join(ROOT, 'node_modules/.bin/bun'), FIXTURE],
+  deno: [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A', FIXTURE],
+};
+
+let db: TestDatabase;
+let client: TaskerClient;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  client = new TaskerClient({ databaseUrl: db.url });
+});
+
+afterAll(async () => {
+  await client.close();
+  await db.drop();
+});
+
+const CELLS = (['node', 'bun', 'deno'] as const).flatMap((runtime) =>
+  (['SIGTERM', 'SIGINT'] as const).map((signal) => [runtime, signal] as const),
+);
+
+describe.each(CELLS)('%s worker on %s', (runtime, signal) => {
+  it('drains the running step and exits 0', { timeout: 60_000 }, async () => {
+    const namespace = `sig_${runtime}_${signal.toLowerCase()}`;
+    await registerTemplate(db.pool, template('t', [{ name: 's', handler: 'h.sleepy' }], namespace));
+    const [command, ...args] = COMMANDS[runtime]!;
+    const child = spawn(command!, args, {
+      env: { ...process.env, DATABASE_URL: db.url, TEST_NAMESPACE: namespace, SLEEP_MS: '800', TASKER_BINDING: 'napi' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    const { taskId } = await client.createTask({ namespace, name: 't' });
+    const deadline = Date.now() + 45_000;
+    while (!stdout.includes('STARTED') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (child.exitCode !== null) break;
+    }
+    expect(stdout, `the worker never started the step; stderr:\n${stderr}`).toContain('STARTED');
+    child.kill(signal);
+    const code = await exited;
+    expect(code, `stderr:\n${stderr}`).toBe(0);
+    expect(stdout).toContain('DRAINED');
+    const task = await client.getTask(taskId);
+    expect(task?.state).toBe('complete');
+    expect(task?.steps[0]?.result).toEqual({ slept: 800 });
+  });
+});
