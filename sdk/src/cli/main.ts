@@ -8,19 +8,35 @@ const HELP = `Usage: tasker-ctl <command> [options]
 Operate Tasker for TypeScript.
 
 Commands:
-  migrate   install PGMQ and apply database migrations
-  db        start | stop | status | url of the embedded PostgreSQL server
+  migrate        install PGMQ and apply database migrations
+  db             start | stop | status | url of the embedded PostgreSQL server
+  template       validate | register | list task templates
+  task           create | get | watch | cancel | retry tasks
+  worker         run a worker with the handlers of one or more directories
+  orchestrator   run the orchestration service (migrations, templates, sweeps)
 
 Environment:
   DATABASE_URL             database to use; without it, the embedded server is used
   TASKER_EMBEDDED_PG_DIR   state directory of the embedded server
   DEPLOYMENT_MODE, DB_MIGRATION_TIMEOUT, DB_MIGRATION_RETRIES   see \`tasker-ctl migrate --help\`
 
+Exit status: 0 success, 1 failure, 2 usage or configuration error; \`task get\`, \`task watch\`
+and \`task create --wait\` exit 3 when the task ended in error or was cancelled, and 4 when
+their wait timed out.
+
 Run \`tasker-ctl <command> --help\` for a command's options.`;
 
-const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+type Command = (args: readonly string[]) => Promise<number>;
+
+// The newer commands are imported when chosen: they pull in the template parser, the client and
+// the worker runtime, which `db url` and `migrate` (often run from scripts) need not load.
+const COMMANDS: Readonly<Record<string, Command>> = {
   migrate: migrateCommand,
   db: dbCommand,
+  template: async (args) => (await import('./commands/template.ts')).templateCommand(args),
+  task: async (args) => (await import('./commands/task.ts')).taskCommand(args),
+  worker: async (args) => (await import('./commands/worker.ts')).workerCommand(args),
+  orchestrator: async (args) => (await import('./commands/orchestrator.ts')).orchestratorCommand(args),
 };
 
 /** Runs tasker-ctl with the given arguments and returns its exit status. */

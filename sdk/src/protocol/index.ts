@@ -5,7 +5,7 @@
  */
 export * from './types.ts';
 export * from './errors.ts';
-export { registerTemplate, validateTemplate } from './templates.ts';
+export { listTemplates, registerTemplate, validateTemplate, type TemplateSummary } from './templates.ts';
 export {
   createTask,
   getTaskStatus,

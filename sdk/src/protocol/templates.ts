@@ -46,3 +46,47 @@ export async function validateTemplate(db: Queryable, template: TaskTemplate): P
   if (row === undefined) throw new Error('tasker.validate_template returned no row');
   return row.template;
 }
+
+/** A registered template, as `listTemplates` describes it. */
+export interface TemplateSummary {
+  namespace: string;
+  name: string;
+  version: string;
+  description: string | null;
+  /** Number of steps in the template. */
+  steps: number;
+  updatedAt: Date;
+}
+
+interface TemplateSummaryRow {
+  namespace: string;
+  name: string;
+  version: string;
+  description: string | null;
+  steps: number;
+  updated_at: Date;
+}
+
+/**
+ * Lists registered templates, optionally of one namespace, ordered by namespace, name and
+ * version (numerically: 1.10.0 after 1.9.0). A plain read of the template tables.
+ */
+export async function listTemplates(db: Queryable, options: { namespace?: string } = {}): Promise<TemplateSummary[]> {
+  const rows = await callProtocol<TemplateSummaryRow>(
+    db,
+    `SELECT n.name AS namespace, nt.name, nt.version, nt.description, nt.updated_at,
+            (SELECT count(*)::int FROM tasker.named_steps ns WHERE ns.named_task_id = nt.named_task_id) AS steps
+     FROM tasker.named_tasks nt JOIN tasker.namespaces n ON n.namespace_id = nt.namespace_id
+     WHERE $1::text IS NULL OR n.name = $1
+     ORDER BY n.name, nt.name, nt.version_sort`,
+    [options.namespace ?? null],
+  );
+  return rows.map((row) => ({
+    namespace: row.namespace,
+    name: row.name,
+    version: row.version,
+    description: row.description,
+    steps: row.steps,
+    updatedAt: row.updated_at,
+  }));
+}

@@ -1,0 +1,58 @@
+import { parseDeploymentMode } from '../../db/migration-settings.ts';
+import { Orchestrator } from '../../orchestration/index.ts';
+import { loadTemplateDir } from '../../template/index.ts';
+import { withDatabase } from '../database-session.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { integerOption, parseOptions } from '../parse-options.ts';
+
+const HELP = `Usage: tasker-ctl orchestrator [--templates DIR]... [options]
+
+Runs the orchestration service on the current runtime until SIGTERM or SIGINT: applies the
+migrations (per --mode), registers the templates found in each --templates directory, and
+sweeps expired leases (dead-lettering poison steps) and task deadlines on an interval.
+
+Options:
+  --templates DIR          directory of YAML templates to register at start (repeatable)
+  --sweep-interval-ms N    how often the sweeps run (default 1000, at least 10)
+  --mode MODE              standard | migrate-only | no-migrate ($DEPLOYMENT_MODE, default
+                           standard); migrate-only migrates and exits 0
+  -h, --help               show this help
+
+Environment: DATABASE_URL (else the embedded server), DEPLOYMENT_MODE, DB_MIGRATION_TIMEOUT,
+DB_MIGRATION_RETRIES.
+
+Exit status: 0 stopped on a signal (or migrate-only finished), 1 failure (migration, template,
+database), 2 usage or configuration error.`;
+
+/** `tasker-ctl orchestrator`. */
+export async function orchestratorCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseOptions(args, {
+    templates: { type: 'string', multiple: true },
+    'sweep-interval-ms': { type: 'string' },
+    mode: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    console.log(HELP);
+    return EXIT_OK;
+  }
+  const sweepIntervalMs = integerOption(values['sweep-interval-ms'], '--sweep-interval-ms', 10);
+  const deploymentMode = values.mode === undefined ? undefined : parseDeploymentMode(values.mode, '--mode');
+  const templateDirs = values.templates ?? [];
+  // A bad template fails the command here, before any database work, with its file and field.
+  for (const dir of templateDirs) await loadTemplateDir(dir);
+
+  const started = await withDatabase((databaseUrl) => {
+    const orchestrator = new Orchestrator({
+      databaseUrl,
+      templateDirs,
+      ...(sweepIntervalMs === undefined ? {} : { sweepIntervalMs }),
+      ...(deploymentMode === undefined ? {} : { deploymentMode }),
+    });
+    return orchestrator.run();
+  });
+  if (!started.serving) {
+    console.error(`[SUCCESS] migrate-only: ${started.applied.length} migration(s) applied; nothing else to run`);
+  }
+  return EXIT_OK;
+}

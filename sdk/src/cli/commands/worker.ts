@@ -1,0 +1,110 @@
+import { BINDING_NAMES } from '../../binding/select.ts';
+import type { BindingName } from '../../binding/types.ts';
+import { UsageError } from '../../errors.ts';
+import type { TaskTemplate } from '../../protocol/types.ts';
+import { loadTemplateDir } from '../../template/index.ts';
+import { Worker } from '../../worker/index.ts';
+import { MissingHandlersError } from '../cli-errors.ts';
+import { withDatabase } from '../database-session.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { integerOption, parseOptions } from '../parse-options.ts';
+import { loadHandlerDirs, type FoundHandler } from './handler-modules.ts';
+import { templateKey } from './template-load.ts';
+
+const HELP = `Usage: tasker-ctl worker --handlers DIR [--handlers DIR...] [--namespace NS[,NS]] [options]
+
+Runs a worker on the current runtime (node, bun or deno) until SIGTERM or SIGINT, then drains:
+running steps get the grace period to finish and report, and the command exits 0.
+
+Handlers are found by importing every module at the top of each --handlers directory (.js and
+.mjs; .ts and .mts too on Bun, Deno, and Node versions that strip types) and collecting what
+they export, named or default: defineHandler(...) results, StepHandler subclasses and
+instances, and arrays of these. A directory without any handler is refused.
+
+Options:
+  --handlers DIR          directory of handler modules (repeatable; required)
+  --namespace NS[,NS]     namespaces to serve (repeatable or comma-separated); default: the
+                          namespaces of the --templates
+  --templates DIR         directory of YAML templates (repeatable): gives the default
+                          namespaces, and every handler their steps name must be exported
+                          (the worker refuses to start otherwise). Registering them is the
+                          orchestrator's or \`template register\`'s job.
+  --concurrency N         most steps running at once (default 10)
+  --binding NAME          napi | ffi | pg (default: $TASKER_BINDING, else napi)
+  --shutdown-grace-ms N   how long a drain waits for running steps (default 30000)
+  -h, --help              show this help
+
+Environment: DATABASE_URL (else the embedded server), TASKER_BINDING, TASKER_BINDING_FALLBACK.
+
+Exit status: 0 stopped after a drain, 1 failure (handler module, database, binding), 2 usage
+or configuration error.`;
+
+/** `tasker-ctl worker`. */
+export async function workerCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseOptions(args, {
+    handlers: { type: 'string', multiple: true },
+    namespace: { type: 'string', multiple: true },
+    templates: { type: 'string', multiple: true },
+    concurrency: { type: 'string' },
+    binding: { type: 'string' },
+    'shutdown-grace-ms': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    console.log(HELP);
+    return EXIT_OK;
+  }
+  const handlerDirs = values.handlers ?? [];
+  if (handlerDirs.length === 0) throw new UsageError('worker needs --handlers DIR');
+  const concurrency = integerOption(values.concurrency, '--concurrency', 1);
+  const shutdownGraceMs = integerOption(values['shutdown-grace-ms'], '--shutdown-grace-ms', 0);
+  const binding = bindingOption(values.binding);
+  const explicitNamespaces = (values.namespace ?? []).flatMap((list) => list.split(',')).map((ns) => ns.trim()).filter((ns) => ns !== '');
+  if (explicitNamespaces.length === 0 && values.templates === undefined) {
+    throw new UsageError('worker needs --namespace NS (or --templates DIR to serve the namespaces of its templates)');
+  }
+
+  // Everything that can be wrong locally is checked before touching the database.
+  const handlers = await loadHandlerDirs(handlerDirs);
+  const templates: Array<{ file: string; template: TaskTemplate }> = [];
+  for (const dir of values.templates ?? []) templates.push(...(await loadTemplateDir(dir)));
+  const namespaces = explicitNamespaces.length > 0 ? [...new Set(explicitNamespaces)] : [...new Set(templates.map((t) => t.template.namespace))];
+  if (namespaces.length === 0) throw new UsageError(`no templates found in ${(values.templates ?? []).join(', ')} to take namespaces from`);
+  checkHandlersCover(templates.filter((t) => namespaces.includes(t.template.namespace)), handlers);
+
+  console.error(
+    `[INFO] ${handlers.length} handler${handlers.length === 1 ? '' : 's'} from ${handlerDirs.join(', ')}: ${handlers
+      .map((h) => h.definition.name)
+      .sort()
+      .join(', ')}; serving ${namespaces.join(', ')}`,
+  );
+  await withDatabase(async (databaseUrl) => {
+    const worker = new Worker({
+      namespaces,
+      handlers: handlers.map((h) => h.definition),
+      databaseUrl,
+      ...(concurrency === undefined ? {} : { concurrency }),
+      ...(binding === undefined ? {} : { binding }),
+      ...(shutdownGraceMs === undefined ? {} : { shutdownGraceMs }),
+    });
+    await worker.run();
+  });
+  return EXIT_OK;
+}
+
+function bindingOption(value: string | undefined): BindingName | undefined {
+  if (value === undefined) return undefined;
+  const binding = BINDING_NAMES.find((name) => name === value);
+  if (binding === undefined) throw new UsageError(`--binding expects one of ${BINDING_NAMES.join(', ')}, got "${value}"`);
+  return binding;
+}
+
+/** Refuses to start a worker that would fail its namespaces' steps with "unknown handler". */
+function checkHandlersCover(templates: ReadonlyArray<{ file: string; template: TaskTemplate }>, handlers: readonly FoundHandler[]): void {
+  const names = new Set(handlers.map((h) => h.definition.name));
+  const missing = templates.flatMap(({ file, template }) => {
+    const handlers = [...new Set(template.steps.map((step) => step.handler).filter((name) => !names.has(name)))];
+    return handlers.length === 0 ? [] : [{ template: templateKey(template), file, handlers }];
+  });
+  if (missing.length > 0) throw new MissingHandlersError(missing);
+}
