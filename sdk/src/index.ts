@@ -7,3 +7,4 @@ export * from './template/index.ts';
 export * from './worker/index.ts';
 export * from './client/index.ts';
 export * from './orchestration/index.ts';
+export * from './config/index.ts';

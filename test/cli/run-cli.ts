@@ -26,19 +26,25 @@ const LAUNCH: Record<Runtime, [string, ...string[]]> = {
   deno: [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A'],
 };
 
-function start(args: readonly string[], databaseUrl: string | undefined, runtime: Runtime = 'node'): ChildProcessWithoutNullStreams {
+/** Extra environment of one run (TASKER_ENV, TASKER_CONFIG_PATH, ...), over the defaults. */
+export type CliEnv = Readonly<Record<string, string>>;
+
+function start(args: readonly string[], databaseUrl: string | undefined, runtime: Runtime = 'node', extra: CliEnv = {}): ChildProcessWithoutNullStreams {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const env: NodeJS.ProcessEnv = { ...process.env, TASKER_ENV: 'test' };
   delete env['DATABASE_URL'];
   delete env['DEPLOYMENT_MODE'];
+  // Config from the developer's shell must not leak into the runs under test.
+  for (const name of Object.keys(env)) if (/^TASKER_(CONFIG_|WORKER_|ORCHESTRATION_|LOG_)/.test(name)) delete env[name];
   if (databaseUrl !== undefined) env['DATABASE_URL'] = databaseUrl;
+  Object.assign(env, extra);
   const [command, ...launchArgs] = LAUNCH[runtime];
   return spawn(command, [...launchArgs, CLI, ...args], { cwd: ROOT, env, stdio: 'pipe' });
 }
 
 /** Runs `tasker-ctl ...args` to the end (killing it after `timeoutMs`). */
-export function runCli(args: readonly string[], options: { databaseUrl?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const child = start(args, options.databaseUrl);
+export function runCli(args: readonly string[], options: { databaseUrl?: string; timeoutMs?: number; env?: CliEnv } = {}): Promise<CliResult> {
+  const child = start(args, options.databaseUrl, 'node', options.env);
   child.stdin.end();
   const output = collect(child);
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
@@ -60,8 +66,8 @@ export interface CliProcess {
 }
 
 /** Starts `tasker-ctl ...args` and leaves it running. */
-export function spawnCli(args: readonly string[], options: { databaseUrl?: string; runtime?: Runtime } = {}): CliProcess {
-  const child = start(args, options.databaseUrl, options.runtime);
+export function spawnCli(args: readonly string[], options: { databaseUrl?: string; runtime?: Runtime; env?: CliEnv } = {}): CliProcess {
+  const child = start(args, options.databaseUrl, options.runtime, options.env);
   const output = collect(child);
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const waitFor = async (text: string, timeoutMs = 30_000): Promise<void> => {

@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/errors.ts';
 import { InvalidConfigError, TaskerError, UsageError } from '../errors.ts';
 import { dbCommand } from './commands/db.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -14,11 +15,16 @@ Commands:
   task           create | get | watch | cancel | retry tasks
   worker         run a worker with the handlers of one or more directories
   orchestrator   run the orchestration service (migrations, templates, sweeps)
+  config         generate | show | validate the TOML configuration
 
 Environment:
   DATABASE_URL             database to use; without it, the embedded server is used
+  TASKER_ENV               test | development (default) | production
+  TASKER_CONFIG_PATH       one merged config file (required in production)
+  TASKER_CONFIG_ROOT       the config tree (default config/tasker)
   TASKER_EMBEDDED_PG_DIR   state directory of the embedded server
   DEPLOYMENT_MODE, DB_MIGRATION_TIMEOUT, DB_MIGRATION_RETRIES   see \`tasker-ctl migrate --help\`
+  Every config key has a variable too: \`tasker-ctl config show --context worker\` lists them.
 
 Exit status: 0 success, 1 failure, 2 usage or configuration error; \`task get\`, \`task watch\`
 and \`task create --wait\` exit 3 when the task ended in error or was cancelled, and 4 when
@@ -37,6 +43,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   task: async (args) => (await import('./commands/task.ts')).taskCommand(args),
   worker: async (args) => (await import('./commands/worker.ts')).workerCommand(args),
   orchestrator: async (args) => (await import('./commands/orchestrator.ts')).orchestratorCommand(args),
+  config: async (args) => (await import('./commands/config.ts')).configCommand(args),
 };
 
 /** Runs tasker-ctl with the given arguments and returns its exit status. */
@@ -55,6 +62,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === undefined) throw new UsageError(`unknown command "${name}"`);
     return await command(rest);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      // Not a usage mistake: the command line was fine, a setting was not; the problems say which.
+      for (const line of error.message.split('\n')) console.error(`[ERROR] ${line}`);
+      return EXIT_USAGE;
+    }
     if (error instanceof UsageError || error instanceof InvalidConfigError) {
       console.error(`tasker-ctl: ${error.message}`);
       console.error('Run `tasker-ctl --help` for usage.');

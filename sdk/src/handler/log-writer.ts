@@ -3,7 +3,8 @@
  * production wants one JSON object per line for a log collector. Both go to stderr, so a
  * program's stdout stays its own.
  */
-import { InvalidConfigError } from '../errors.ts';
+import { formatProblem, type ConfigProblem } from '../config/errors.ts';
+import { logSettingsFromEnv } from '../config/log-settings.ts';
 import { STEP_LOG_LEVELS, type LogRecord, type LogWriter, type StepLogLevel } from './logger.ts';
 import { redactText, toLogFields } from './redact.ts';
 
@@ -29,37 +30,38 @@ export function createLogWriter(options: LogWriterOptions = {}): LogWriter {
 }
 
 /**
- * Default writer: readable lines on stderr in development, one JSON object per line when
- * TASKER_ENV=production; keys that look like secrets (password, token, secret, authorization,
- * database_url...) are redacted, and postgres URLs have their password removed.
- * TASKER_LOG_LEVEL (debug | info | warn | error, default info) sets the lowest level written.
- * The environment is read for every record, so it may change while a program runs.
+ * Default writer, for programs that did not load a config: readable lines on stderr, one JSON
+ * object per line when TASKER_ENV=production (or TASKER_LOG_FORMAT=json); keys that look like
+ * secrets (password, token, secret, authorization, database_url...) are redacted, and postgres
+ * URLs have their password removed. TASKER_LOG_LEVEL (debug | info | warn | error, default info)
+ * sets the lowest level written. These are the config keys common.log.* read from the
+ * environment by the config code (config/log-settings.ts), so they mean the same as in a loaded
+ * config. The environment is read for every record, so it may change while a program runs.
  */
 export const defaultLogWriter: LogWriter = (record) => {
-  createLogWriter({ format: env('TASKER_ENV') === 'production' ? 'json' : 'pretty', level: envLevel() })(record);
+  const settings = logSettingsFromEnv(environment());
+  reportBadSettings(settings.problems);
+  createLogWriter({ format: settings.format, level: settings.level })(record);
 };
 
-let reportedBadLevel: string | undefined;
+const reported = new Set<string>();
 
-// A bad TASKER_LOG_LEVEL must not make every log call fail: say so once, and log at info.
-function envLevel(): StepLogLevel {
-  const value = env('TASKER_LOG_LEVEL');
-  if (value === undefined || value === '') return 'info';
-  const level = STEP_LOG_LEVELS.find((l) => l === value.toLowerCase());
-  if (level !== undefined) return level;
-  if (reportedBadLevel !== value) {
-    reportedBadLevel = value;
-    console.error(`[tasker] ${new InvalidConfigError('TASKER_LOG_LEVEL', value, STEP_LOG_LEVELS.join(' | ')).message}; logging at info`);
+// A bad setting must not make every log call fail: say so once, and log with the default.
+function reportBadSettings(problems: readonly ConfigProblem[]): void {
+  for (const problem of problems) {
+    const line = `[tasker] ${formatProblem(problem)}; using the default`;
+    if (reported.has(line)) continue;
+    reported.add(line);
+    console.error(line);
   }
-  return 'info';
 }
 
 // Deno without --allow-env throws on reading the environment; logging must still work there.
-function env(name: string): string | undefined {
+function environment(): Readonly<Record<string, string | undefined>> {
   try {
-    return globalThis.process?.env?.[name];
+    return globalThis.process?.env ?? {};
   } catch {
-    return undefined;
+    return {};
   }
 }
 

@@ -6,6 +6,8 @@
  */
 import { hostname } from 'node:os';
 import pg from 'pg';
+import { logWriterFromConfig } from '../config/log.ts';
+import type { TaskerConfig } from '../config/types.ts';
 import { runMigrations } from '../db/migration-runner.ts';
 import type { DeploymentMode } from '../db/migration-settings.ts';
 import { InvalidConfigError } from '../errors.ts';
@@ -14,9 +16,13 @@ import { registerTemplate } from '../protocol/templates.ts';
 import type { RegisteredTemplate } from '../protocol/types.ts';
 import { loadTemplateDir } from '../template/index.ts';
 import { onShutdownSignal } from '../worker/shutdown-signals.ts';
+import { correlationIds } from './correlation-ids.ts';
 import { sweepOnce, type SweepResult } from './sweeper.ts';
 
-/** Settings of an Orchestrator. Everything has a default. */
+/**
+ * Settings of an Orchestrator. Everything has a default: an option, else the loaded `config`'s
+ * orchestration section, else the environment and built-in defaults.
+ */
 export interface OrchestratorOptions {
   /** Default: the DATABASE_URL environment variable. */
   databaseUrl?: string;
@@ -34,6 +40,11 @@ export interface OrchestratorOptions {
   logWriter?: LogWriter;
   /** Called after each sweep pass that did something. */
   onSweep?: (result: SweepResult) => void;
+  /**
+   * A loaded config (loadConfig({ context: 'orchestration' })): database URL, migration mode,
+   * timeout and retries, sweep interval, log format and level.
+   */
+  config?: TaskerConfig;
 }
 
 /** What start() did. */
@@ -75,24 +86,40 @@ export class Orchestrator {
   private readonly counters: OrchestratorStats = { sweeps: 0, deadLettered: 0, cancelledSteps: 0, timedOutTasks: 0, sweepErrors: 0 };
 
   constructor(private readonly options: OrchestratorOptions = {}) {
-    const databaseUrl = options.databaseUrl ?? (typeof process === 'undefined' ? undefined : process.env.DATABASE_URL);
+    const config = options.config;
+    const databaseUrl =
+      options.databaseUrl ?? config?.common.database.url ?? (typeof process === 'undefined' ? undefined : process.env.DATABASE_URL);
     if (databaseUrl === undefined || databaseUrl === '') {
       throw new InvalidConfigError('DATABASE_URL', '', 'a PostgreSQL URL (or pass databaseUrl to the Orchestrator)');
     }
     this.databaseUrl = databaseUrl;
-    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? config?.orchestration.sweepIntervalMs ?? 1_000;
     if (!Number.isFinite(this.sweepIntervalMs) || this.sweepIntervalMs < 10) {
       throw new InvalidConfigError('sweepIntervalMs', String(this.sweepIntervalMs), 'at least 10 ms');
     }
     this.instanceId = options.instanceId ?? `orchestrator-${hostname()}-${typeof process === 'undefined' ? 0 : process.pid}`;
-    this.write = options.logWriter ?? defaultLogWriter;
+    this.write = options.logWriter ?? (config === undefined ? defaultLogWriter : logWriterFromConfig(config));
+  }
+
+  /**
+   * An orchestrator set up by a loaded config; `options` override single settings.
+   *
+   * @example
+   * const config = await loadConfig({ context: 'orchestration' });
+   * await Orchestrator.fromConfig(config, { templateDirs: ['./templates'] }).run();
+   */
+  static fromConfig(config: TaskerConfig, options: Omit<OrchestratorOptions, 'config'> = {}): Orchestrator {
+    return new Orchestrator({ ...options, config });
   }
 
   /** Migrates (per deployment mode), registers the templates, and starts sweeping. */
   async start(): Promise<OrchestratorStartResult> {
+    const migrations = this.options.config?.orchestration.migrations;
+    const mode = this.options.deploymentMode ?? migrations?.mode;
     const migration = await runMigrations({
       databaseUrl: this.databaseUrl,
-      ...(this.options.deploymentMode === undefined ? {} : { mode: this.options.deploymentMode }),
+      ...(mode === undefined ? {} : { mode }),
+      ...(migrations === undefined ? {} : { timeoutSeconds: migrations.timeoutSeconds, retries: migrations.retries }),
       log: (line) => this.log(line.startsWith('[ERROR]') ? 'error' : 'info', line.replace(/^\[[A-Z]+\] /, ''), {}),
     });
     if (!migration.continueRunning) {
@@ -123,7 +150,12 @@ export class Orchestrator {
       throw error;
     }
     this.schedule(0);
-    this.log('info', 'orchestrator started', { instanceId: this.instanceId, sweepIntervalMs: this.sweepIntervalMs, templates: templates.length });
+    this.log('info', 'orchestrator started', {
+      instanceId: this.instanceId,
+      sweepIntervalMs: this.sweepIntervalMs,
+      templates: templates.length,
+      ...(this.options.config === undefined ? {} : { environment: this.options.config.environment }),
+    });
     return { applied: migration.applied, templates, serving: true };
   }
 
@@ -162,14 +194,19 @@ export class Orchestrator {
     if (this.pool === undefined) throw new Error('Orchestrator.sweep(): start() the orchestrator first');
     const result = await sweepOnce(this.pool, this.instanceId);
     this.counters.sweeps += 1;
+    const correlation = await correlationIds(this.pool, [...result.leases, ...result.timeouts].map((item) => item.taskId));
+    const ids = (taskId: string): Record<string, string> => {
+      const correlationId = correlation.get(taskId);
+      return correlationId === undefined ? { taskId } : { taskId, correlationId };
+    };
     for (const action of result.leases) {
       if (action.action === 'dead_lettered') this.counters.deadLettered += 1;
       else this.counters.cancelledSteps += 1;
-      this.log('warn', `step ${action.action.replace('_', '-')}`, { taskId: action.taskId, stepId: action.stepId, reason: action.reason });
+      this.log('warn', `step ${action.action.replace('_', '-')}`, { ...ids(action.taskId), stepId: action.stepId, reason: action.reason });
     }
     for (const timedOut of result.timeouts) {
       this.counters.timedOutTasks += 1;
-      this.log('warn', 'task timed out', { taskId: timedOut.taskId, reason: timedOut.reason });
+      this.log('warn', 'task timed out', { ...ids(timedOut.taskId), reason: timedOut.reason });
     }
     if (result.leases.length + result.timeouts.length > 0) this.options.onSweep?.(result);
     return result;

@@ -1,22 +1,26 @@
 /**
  * What a Worker is told, and the defaults it fills in. Everything a user may leave out has a
  * default a newcomer can guess: DATABASE_URL, TASKER_BINDING (napi), 10 steps at once, a 30 s
- * shutdown grace period, a worker id naming the runtime, host and process.
+ * shutdown grace period, a worker id naming the runtime, host and process. Given a loaded
+ * config (`config`), its worker section supplies every setting an option leaves out: options
+ * win over the config, the config wins over the built-in defaults.
  */
 import { hostname } from 'node:os';
 import type { BindingName, DeploymentMode, WorkerCoreConfig } from '../binding/types.ts';
 import { detectRuntime, type JsRuntime } from '../binding/ffi/load.ts';
+import { logWriterFromConfig } from '../config/log.ts';
+import type { TaskerConfig } from '../config/types.ts';
 import { InvalidConfigError } from '../errors.ts';
-import type { HandlerInput, HandlerRegistry, LogWriter } from '../handler/index.ts';
+import { defaultLogWriter, type HandlerInput, type HandlerRegistry, type LogWriter } from '../handler/index.ts';
 import type { StepFinishedEvent } from './events.ts';
 
 /** Tuning of the worker core that a Worker passes through unchanged. */
 export type WorkerCoreTuning = Omit<Partial<WorkerCoreConfig>, 'databaseUrl' | 'workerId' | 'namespaces' | 'mode'>;
 
-/** Settings of a Worker. Only `namespaces` and `handlers` are required. */
+/** Settings of a Worker. Only `handlers` and `namespaces` (here or in the config) are required. */
 export interface WorkerOptions {
-  /** Namespaces whose queues this worker serves. */
-  namespaces: readonly string[];
+  /** Namespaces whose queues this worker serves. Default: the config's worker.namespaces. */
+  namespaces?: readonly string[];
   /** The handlers this worker can run, by name: class or function style, or a registry. */
   handlers: readonly HandlerInput[] | HandlerRegistry;
   /** Default: the DATABASE_URL environment variable. */
@@ -39,8 +43,10 @@ export interface WorkerOptions {
   logWriter?: LogWriter;
   /** Called after each step's report settled (or was skipped at shutdown). Exceptions are logged. */
   onStepFinished?: (event: StepFinishedEvent) => void;
-  /** Worker-core tuning (prefetch, batch sizes, lease length, pool size...). */
+  /** Worker-core tuning (prefetch, batch sizes, lease length, pool size...). Merged over the config's. */
   core?: WorkerCoreTuning;
+  /** A loaded config (loadConfig({ context: 'worker' })): the defaults of everything above. */
+  config?: TaskerConfig;
 }
 
 /** WorkerOptions with every default applied. */
@@ -71,31 +77,59 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return value;
 }
 
+/**
+ * The worker-core tuning a config gives. Values the config computed (poll interval from the
+ * mode, heartbeat from the lease, prefetch from the batch size) are left to the core, which
+ * computes them by the same rules from what it is finally given: an explicit `mode` option must
+ * get PollingOnly's poll interval, not the one the config worked out for its own mode.
+ */
+export function coreTuningFromConfig(config: TaskerConfig): WorkerCoreTuning {
+  const worker = config.worker;
+  const chosen = (key: string): boolean => config.sources[key] !== 'default';
+  return {
+    batchSize: worker.batchSize,
+    leaseSeconds: worker.leaseSeconds,
+    reportBatchMax: worker.reportBatchMax,
+    reportLingerMs: worker.reportLingerMs,
+    poolSize: worker.poolSize,
+    ...(chosen('worker.prefetch') ? { prefetch: worker.prefetch } : {}),
+    ...(chosen('worker.heartbeat_ms') ? { heartbeatMs: worker.heartbeatMs } : {}),
+    ...(chosen('worker.poll_interval_ms') ? { pollIntervalMs: worker.pollIntervalMs } : {}),
+  };
+}
+
+/** The log writer: the option, else the config's, else the default (environment variables). */
+export function resolveLogWriter(options: Pick<WorkerOptions, 'logWriter' | 'config'>): LogWriter {
+  return options.logWriter ?? (options.config === undefined ? defaultLogWriter : logWriterFromConfig(options.config));
+}
+
 /** Applies the defaults; throws InvalidConfigError naming the first bad setting. */
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
   const runtime = detectRuntime();
-  const databaseUrl = options.databaseUrl ?? env('DATABASE_URL');
+  const config = options.config?.worker;
+  const databaseUrl = options.databaseUrl ?? options.config?.common.database.url ?? env('DATABASE_URL');
   if (databaseUrl === undefined) {
     throw new InvalidConfigError('DATABASE_URL', '', 'a PostgreSQL URL (or pass databaseUrl to the Worker)');
   }
-  if (options.namespaces.length === 0) {
-    throw new InvalidConfigError('namespaces', '[]', 'at least one namespace');
+  const namespaces = options.namespaces ?? config?.namespaces ?? [];
+  if (namespaces.length === 0) {
+    throw new InvalidConfigError('namespaces', '[]', 'at least one namespace (the namespaces option, or worker.namespaces in the config)');
   }
-  const shutdownGraceMs = options.shutdownGraceMs ?? 30_000;
+  const shutdownGraceMs = options.shutdownGraceMs ?? config?.shutdownGraceMs ?? 30_000;
   if (!Number.isFinite(shutdownGraceMs) || shutdownGraceMs < 0) {
     throw new InvalidConfigError('shutdownGraceMs', String(shutdownGraceMs), 'a duration in ms, 0 or more');
   }
   return {
-    namespaces: [...new Set(options.namespaces)],
+    namespaces: [...new Set(namespaces)],
     databaseUrl,
-    concurrency: positiveInteger('concurrency', options.concurrency, 10),
-    binding: options.binding,
-    allowBindingFallback: options.allowBindingFallback,
-    workerId: options.workerId ?? `${runtime}-${hostname()}-${typeof process === 'undefined' ? 0 : process.pid}`,
-    mode: options.mode,
+    concurrency: positiveInteger('concurrency', options.concurrency ?? config?.concurrency, 10),
+    binding: options.binding ?? config?.binding,
+    allowBindingFallback: options.allowBindingFallback ?? (config === undefined ? undefined : config.bindingFallback === 'pg'),
+    workerId: options.workerId ?? config?.id ?? `${runtime}-${hostname()}-${typeof process === 'undefined' ? 0 : process.pid}`,
+    mode: options.mode ?? config?.deploymentMode,
     shutdownGraceMs,
     handleSignals: options.handleSignals ?? true,
     runtime,
-    core: options.core ?? {},
+    core: { ...(options.config === undefined ? {} : coreTuningFromConfig(options.config)), ...options.core },
   };
 }

@@ -6,20 +6,20 @@
  */
 import { loadBinding } from '../binding/select.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCore } from '../binding/types.ts';
+import type { TaskerConfig } from '../config/types.ts';
 import {
   HandlerRegistry,
   StepCancelledError,
   StepTimeoutError,
   WorkerShutdownError,
   createStepLogger,
-  defaultLogWriter,
   executeStep,
   type LogRecord,
   type LogWriter,
 } from '../handler/index.ts';
 import type { ClaimedStep, ReportResult, StepReport } from '../protocol/types.ts';
 import type { StepFinishedEvent } from './events.ts';
-import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+import { resolveLogWriter, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 import { onShutdownSignal } from './shutdown-signals.ts';
 
 /** How long one next() call waits for work before the loop looks at its state again. */
@@ -97,8 +97,20 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.options = resolveWorkerOptions(options);
     this.registry = options.handlers instanceof HandlerRegistry ? options.handlers : new HandlerRegistry(options.handlers);
-    this.write = options.logWriter ?? defaultLogWriter;
+    this.write = resolveLogWriter(options);
     this.onStepFinished = options.onStepFinished;
+  }
+
+  /**
+   * A worker set up by a loaded config (concurrency, mode, binding, core tuning, log format and
+   * level, namespaces); `options` override single settings.
+   *
+   * @example
+   * const config = await loadConfig({ context: 'worker' });
+   * await Worker.fromConfig(config, { handlers: [chargeCard] }).run();
+   */
+  static fromConfig(config: TaskerConfig, options: Omit<WorkerOptions, 'config'>): Worker {
+    return new Worker({ ...options, config });
   }
 
   /** The id recorded as the actor of this worker's transitions. */
@@ -135,6 +147,7 @@ export class Worker {
       binding: this.bindingName,
       namespaces,
       concurrency: this.options.concurrency,
+      mode: mode ?? 'Hybrid',
       handlers: this.registry.names(),
     });
   }
@@ -152,6 +165,7 @@ export class Worker {
             void this.stop();
           } else {
             this.log('warn', `${signal} received again: aborting running steps now`, { running: this.running.size });
+            this.logRunning(`step aborted: ${signal} received again; it will run again`);
             this.abortAll();
           }
         })
@@ -205,6 +219,7 @@ export class Worker {
     const graceTimer = setTimeout(() => {
       aborted = this.running.size;
       if (aborted > 0) this.log('warn', 'grace period over: aborting running steps', { running: aborted, graceMs });
+      this.logRunning('step aborted: grace period over; it will run again');
       this.abortAll();
     }, graceMs);
     let drain: DrainResult | null = null;
@@ -283,7 +298,7 @@ export class Worker {
       })
       .catch((error: unknown) => {
         // executeStep never throws; this guards the bookkeeping itself.
-        this.log('error', 'step bookkeeping failed', { stepId: step.stepId, error: describe(error) });
+        this.log('error', 'step bookkeeping failed', { ...stepIds(step), error: describe(error) });
         this.forget(step.stepId);
       })
       .finally(() => this.settling.delete(settled));
@@ -307,7 +322,7 @@ export class Worker {
       else this.counters.failed += 1;
       return result;
     } catch (error) {
-      this.log('error', 'reporting a step failed', { stepId: step.stepId, taskId: step.taskId, error: describe(error) });
+      this.log('error', 'reporting a step failed', { ...stepIds(step), error: describe(error) });
       return null;
     }
   }
@@ -326,7 +341,7 @@ export class Worker {
     try {
       this.onStepFinished(event);
     } catch (error) {
-      this.log('error', 'onStepFinished threw', { stepId: step.stepId, error: describe(error) });
+      this.log('error', 'onStepFinished threw', { ...stepIds(step), error: describe(error) });
     }
   }
 
@@ -353,6 +368,11 @@ export class Worker {
     }
   }
 
+  /** One line per running step, so each step's own lines show why it stopped. */
+  private logRunning(message: string): void {
+    for (const { step } of this.running.values()) this.log('warn', message, stepIds(step));
+  }
+
   private abortAll(): void {
     for (const { controller } of this.running.values()) {
       if (!controller.signal.aborted) controller.abort(new WorkerShutdownError());
@@ -362,6 +382,11 @@ export class Worker {
   private log(level: LogRecord['level'], message: string, fields: Record<string, unknown>): void {
     this.write({ level, message, time: new Date().toISOString(), fields: { workerId: this.options.workerId, ...fields } });
   }
+}
+
+/** The ids every line about a step carries, the same ones its handler's StepLogger adds. */
+function stepIds(step: ClaimedStep): Record<string, string> {
+  return { taskId: step.taskId, stepId: step.stepId, stepName: step.stepName, correlationId: step.correlationId, handler: step.handler };
 }
 
 function describe(error: unknown): string {

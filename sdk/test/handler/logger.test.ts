@@ -188,7 +188,7 @@ describe('log writers', () => {
       defaultLogWriter(record);
       defaultLogWriter(record);
       const lines = spy.mock.calls.map((c) => String(c[0]));
-      expect(lines.filter((l) => l.includes('TASKER_LOG_LEVEL="loud" is invalid'))).toHaveLength(1);
+      expect(lines.filter((l) => l.includes('common.log.level: must be one of debug, info, warn, error, got "loud" (from TASKER_LOG_LEVEL)'))).toHaveLength(1);
       expect(lines.filter((l) => l.includes('charged'))).toHaveLength(2);
     });
   });

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../config/load.ts';
 import { parseDeploymentMode } from '../../db/migration-settings.ts';
 import { Orchestrator } from '../../orchestration/index.ts';
 import { loadTemplateDir } from '../../template/index.ts';
@@ -13,13 +14,19 @@ sweeps expired leases (dead-lettering poison steps) and task deadlines on an int
 
 Options:
   --templates DIR          directory of YAML templates to register at start (repeatable)
-  --sweep-interval-ms N    how often the sweeps run (default 1000, at least 10)
-  --mode MODE              standard | migrate-only | no-migrate ($DEPLOYMENT_MODE, default
-                           standard); migrate-only migrates and exits 0
+  --sweep-interval-ms N    how often the sweeps run (default: orchestration.sweep_interval_ms,
+                           1000; at least 10)
+  --mode MODE              standard | migrate-only | no-migrate (default:
+                           orchestration.migrations.mode: $DEPLOYMENT_MODE, else standard);
+                           migrate-only migrates and exits 0
   -h, --help               show this help
 
-Environment: DATABASE_URL (else the embedded server), DEPLOYMENT_MODE, DB_MIGRATION_TIMEOUT,
-DB_MIGRATION_RETRIES.
+Settings come from the orchestration configuration (docs/config.md): TASKER_CONFIG_PATH, or the
+tree config/tasker for TASKER_ENV, then environment variables (DEPLOYMENT_MODE,
+DB_MIGRATION_TIMEOUT, DB_MIGRATION_RETRIES, TASKER_ORCHESTRATION_SWEEP_INTERVAL_MS, ...); a flag
+wins over all of them. \`tasker-ctl config show --context orchestration\` prints them.
+
+Environment: DATABASE_URL (else the embedded server), TASKER_ENV, TASKER_CONFIG_PATH.
 
 Exit status: 0 stopped on a signal (or migrate-only finished), 1 failure (migration, template,
 database), 2 usage or configuration error.`;
@@ -39,11 +46,12 @@ export async function orchestratorCommand(args: readonly string[]): Promise<numb
   const sweepIntervalMs = integerOption(values['sweep-interval-ms'], '--sweep-interval-ms', 10);
   const deploymentMode = values.mode === undefined ? undefined : parseDeploymentMode(values.mode, '--mode');
   const templateDirs = values.templates ?? [];
+  const config = await loadConfig({ context: 'orchestration' });
   // A bad template fails the command here, before any database work, with its file and field.
   for (const dir of templateDirs) await loadTemplateDir(dir);
 
   const started = await withDatabase((databaseUrl) => {
-    const orchestrator = new Orchestrator({
+    const orchestrator = Orchestrator.fromConfig(config, {
       databaseUrl,
       templateDirs,
       ...(sweepIntervalMs === undefined ? {} : { sweepIntervalMs }),

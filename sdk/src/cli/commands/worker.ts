@@ -1,5 +1,6 @@
 import { BINDING_NAMES } from '../../binding/select.ts';
 import type { BindingName } from '../../binding/types.ts';
+import { loadConfig } from '../../config/load.ts';
 import { UsageError } from '../../errors.ts';
 import type { TaskTemplate } from '../../protocol/types.ts';
 import { loadTemplateDir } from '../../template/index.ts';
@@ -23,18 +24,24 @@ instances, and arrays of these. A directory without any handler is refused.
 
 Options:
   --handlers DIR          directory of handler modules (repeatable; required)
-  --namespace NS[,NS]     namespaces to serve (repeatable or comma-separated); default: the
-                          namespaces of the --templates
+  --namespace NS[,NS]     namespaces to serve (repeatable or comma-separated); default:
+                          worker.namespaces of the config, else the namespaces of the --templates
   --templates DIR         directory of YAML templates (repeatable): gives the default
                           namespaces, and every handler their steps name must be exported
                           (the worker refuses to start otherwise). Registering them is the
                           orchestrator's or \`template register\`'s job.
-  --concurrency N         most steps running at once (default 10)
-  --binding NAME          napi | ffi | pg (default: $TASKER_BINDING, else napi)
-  --shutdown-grace-ms N   how long a drain waits for running steps (default 30000)
+  --concurrency N         most steps running at once (default: worker.concurrency, 10)
+  --binding NAME          napi | ffi | pg (default: worker.binding: $TASKER_BINDING, else napi)
+  --shutdown-grace-ms N   how long a drain waits for running steps (default:
+                          worker.shutdown_grace_ms, 30000)
   -h, --help              show this help
 
-Environment: DATABASE_URL (else the embedded server), TASKER_BINDING, TASKER_BINDING_FALLBACK.
+Settings come from the worker configuration (docs/config.md): TASKER_CONFIG_PATH, or the tree
+config/tasker for TASKER_ENV, then environment variables (TASKER_WORKER_CONCURRENCY,
+TASKER_WORKER_DEPLOYMENT_MODE, TASKER_BINDING, ...); a flag wins over all of them. The log
+format and level are the config's too. \`tasker-ctl config show --context worker\` prints them.
+
+Environment: DATABASE_URL (else the embedded server), TASKER_ENV, TASKER_CONFIG_PATH.
 
 Exit status: 0 stopped after a drain, 1 failure (handler module, database, binding), 2 usage
 or configuration error.`;
@@ -59,9 +66,14 @@ export async function workerCommand(args: readonly string[]): Promise<number> {
   const concurrency = integerOption(values.concurrency, '--concurrency', 1);
   const shutdownGraceMs = integerOption(values['shutdown-grace-ms'], '--shutdown-grace-ms', 0);
   const binding = bindingOption(values.binding);
-  const explicitNamespaces = (values.namespace ?? []).flatMap((list) => list.split(',')).map((ns) => ns.trim()).filter((ns) => ns !== '');
+  // A bad setting is reported (exit 2) before any handler module is imported or server started.
+  const config = await loadConfig({ context: 'worker' });
+  const flagNamespaces = (values.namespace ?? []).flatMap((list) => list.split(',')).map((ns) => ns.trim()).filter((ns) => ns !== '');
+  const explicitNamespaces = flagNamespaces.length > 0 ? flagNamespaces : config.worker.namespaces;
   if (explicitNamespaces.length === 0 && values.templates === undefined) {
-    throw new UsageError('worker needs --namespace NS (or --templates DIR to serve the namespaces of its templates)');
+    throw new UsageError(
+      'worker needs --namespace NS (or worker.namespaces in the config, or --templates DIR to serve the namespaces of its templates)',
+    );
   }
 
   // Everything that can be wrong locally is checked before touching the database.
@@ -79,7 +91,7 @@ export async function workerCommand(args: readonly string[]): Promise<number> {
       .join(', ')}; serving ${namespaces.join(', ')}`,
   );
   await withDatabase(async (databaseUrl) => {
-    const worker = new Worker({
+    const worker = Worker.fromConfig(config, {
       namespaces,
       handlers: handlers.map((h) => h.definition),
       databaseUrl,
