@@ -2,8 +2,8 @@
 //! for the whole batch, choosing which queued reports share a round trip, and writing the batch
 //! in the wire format `report_steps` reads.
 //!
-//! `result` and `error` are handler output of any size: they are kept as raw JSON text and
-//! copied into the batch without being parsed into values.
+//! `result`, `error` and `batch` (a batch step's fan-out items) are handler output of any size:
+//! they are kept as raw JSON text and copied into the batch without being parsed into values.
 
 use crate::error::CoreError;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ struct RawReport {
     error: Option<Box<RawValue>>,
     retry_after_ms: Option<Number>,
     activate: Option<Box<RawValue>>,
+    batch: Option<Box<RawValue>>,
 }
 
 /// A validated report.
@@ -43,6 +44,9 @@ pub struct Report {
     pub error: Option<Box<RawValue>>,
     pub retry_after_ms: Option<u32>,
     pub activate: Option<Vec<String>>,
+    /// A batch step's items, passed on as written: `report_step` judges them per report (a
+    /// value that is not a list fails that step, not the batch it travels in).
+    pub batch: Option<Box<RawValue>>,
 }
 
 /// A canonical uuid (what `tasker._message_uuid` accepts), lower-cased.
@@ -130,6 +134,7 @@ impl Report {
             error: raw.error,
             retry_after_ms,
             activate,
+            batch: raw.batch,
         })
     }
 }
@@ -145,6 +150,7 @@ struct Wire<'a> {
     error: Option<&'a RawValue>,
     retry_after_ms: Option<u32>,
     activate: Option<&'a [String]>,
+    batch: Option<&'a RawValue>,
 }
 
 /// The JSON array for `report_steps`. `delivery_for` gives the delivery to quote (the running
@@ -164,6 +170,7 @@ where
             error: r.error.as_deref(),
             retry_after_ms: r.retry_after_ms,
             activate: r.activate.as_deref(),
+            batch: r.batch.as_deref(),
         })
         .collect();
     // Strings, numbers and already-valid raw JSON: serialisation cannot fail, and an empty
@@ -282,9 +289,22 @@ mod tests {
             value,
             serde_json::json!([{
                 "step_id": ID, "attempt": 1, "delivery": 3, "outcome": "retryable_failure",
-                "result": null, "error": {"message": "x"}, "retry_after_ms": 250, "activate": null
+                "result": null, "error": {"message": "x"}, "retry_after_ms": 250, "activate": null,
+                "batch": null
             }])
         );
+    }
+
+    #[test]
+    fn passes_a_fan_out_on_as_written() {
+        let report = parse(&format!(
+            r#"{{"stepId":"{ID}","attempt":1,"delivery":1,"outcome":"success","result":{{"rows":2}},"batch":[{{"a": 1}}, [2], "three"]}}"#
+        ))
+        .unwrap();
+        assert_eq!(report.batch.as_ref().unwrap().get(), r#"[{"a": 1}, [2], "three"]"#);
+        let value: serde_json::Value = serde_json::from_str(&wire_batch([&report], |_| 1)).unwrap();
+        assert_eq!(value[0]["batch"], serde_json::json!([{"a": 1}, [2], "three"]));
+        assert_eq!(value[0]["result"], serde_json::json!({"rows": 2}));
     }
 
     #[test]

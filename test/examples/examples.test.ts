@@ -41,6 +41,7 @@ describe.each<RuntimeName>(['node', 'bun', 'deno'])('examples on %s', (runtime) 
     });
     const started = await orchestrator.start();
     expect(started.templates.map((t) => t.name).sort()).toEqual([
+      'csv_import',
       'expense_approval',
       'flaky_api_call',
       'order_fulfillment',
@@ -127,6 +128,34 @@ describe.each<RuntimeName>(['node', 'bun', 'deno'])('examples on %s', (runtime) 
       auto_approve: 'skipped',
       manager_review: { approved: false, by: 'manager', amount: 50_000 },
       record_decision: { employee: 'bo', decision: { approved: false, by: 'manager', amount: 50_000 } },
+    });
+  });
+
+  it('runs the batch import (fan-out): one instance per chunk, then the merge with every chunk in order', async () => {
+    const task = await run('batch_processing', 'csv_import', {
+      csv: 'sku,quantity,price\nA,2,2.50\nB,1,10\nC,x,1\nD,3,0.5\n\nE,1,4\n',
+      chunk_size: 2,
+    });
+    expect(task.state).toBe('complete');
+    expect(results(task)).toEqual({
+      split_rows: { rows: 5, chunks: 3, chunk_size: 2 },
+      process_chunk: 'skipped', // the template step, replaced by its three instances
+      merge_totals: { rows_read: 5, chunks: 3, rows_imported: 4, quantity: 7, amount: 20.5, rejected_lines: [4] },
+      'process_chunk[0]': { chunk: 0, rows: 2, quantity: 3, amount_cents: 1500, rejected_lines: [] },
+      'process_chunk[1]': { chunk: 1, rows: 1, quantity: 3, amount_cents: 150, rejected_lines: [4] },
+      'process_chunk[2]': { chunk: 2, rows: 1, quantity: 1, amount_cents: 400, rejected_lines: [] },
+    });
+    const merge = task.steps.find((step) => step.name === 'merge_totals');
+    const last = Math.max(...task.steps.filter((s) => s.name.startsWith('process_chunk[')).map((s) => s.finishedAt?.getTime() ?? Infinity));
+    expect(merge?.startedAt?.getTime()).toBeGreaterThanOrEqual(last);
+    expect(task.steps.every((step) => step.state === 'skipped' || step.claimedBy?.startsWith(`${runtime}-`))).toBe(true);
+
+    // An empty file fans out into nothing; the merge still runs.
+    const empty = await run('batch_processing', 'csv_import', { csv: 'sku,quantity,price\n' });
+    expect(results(empty)).toEqual({
+      split_rows: { rows: 0, chunks: 0, chunk_size: 100 },
+      process_chunk: 'skipped',
+      merge_totals: { rows_read: 0, chunks: 0, rows_imported: 0, quantity: 0, amount: 0, rejected_lines: [] },
     });
   });
 

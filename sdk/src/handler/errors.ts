@@ -90,6 +90,48 @@ export class UnknownDependencyError extends TaskerError {
   }
 }
 
+/**
+ * `fanOut(items)` was given more items than one batch step may fan out into. A PermanentError:
+ * running the step again would produce the same list, so it fails at once.
+ */
+export class BatchTooLargeError extends PermanentError {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `fanOut(items): ${size} items is more than the ${limit} batch instances one batch step may create; ` +
+        'make each item a larger chunk of the work',
+      { details: { size, limit } },
+    );
+  }
+}
+
+/** `ctx.batchItem()` was called in a step that is not an instance of a batch worker step. */
+export class NotABatchInstanceError extends TaskerError {
+  constructor(readonly stepName: string) {
+    super(
+      'BATCH_NOT_AN_INSTANCE',
+      `step "${stepName}" is not a batch instance: ctx.batchItem() works in the instances of a batch worker step ` +
+        '(the steps named like "process_chunk[0]" that a batch step\'s fanOut(...) created)',
+    );
+  }
+}
+
+/** `ctx.batchResults(name)` was given the name of one of the step's ordinary dependencies. */
+export class NotABatchWorkerStepError extends TaskerError {
+  constructor(
+    readonly stepName: string,
+    readonly dependency: string,
+  ) {
+    super(
+      'BATCH_NOT_A_WORKER_STEP',
+      `"${dependency}" is an ordinary dependency of step "${stepName}", not a batch worker step: ctx.batchResults() takes ` +
+        `the template name of the batch worker step whose instances ran (read "${dependency}" with ctx.dependencyResult())`,
+    );
+  }
+}
+
 /** Two handlers were registered under one name. */
 export class DuplicateHandlerError extends TaskerError {
   constructor(readonly handlerName: string) {

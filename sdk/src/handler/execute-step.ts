@@ -1,19 +1,16 @@
 /**
  * executeStep: runs one claimed step's handler and turns whatever happens — a result, a
  * decision, a throw, an abort — into the report the worker sends. Every path ends in a report;
- * nothing a handler does can make the worker lose a step.
- *
- * Batch steps (`type: batch`) run like standard steps for now: fanning out into steps created at
- * run time needs support in the SQL protocol first (see docs/protocol.md, "Not yet in SQL").
+ * nothing a handler does can make the worker lose a step. What a returned value becomes (a
+ * result, a decision, a fan-out) is success-outcome.ts's job.
  */
-import { NotJsonError, toJsonValue } from '../json/to-json-value.ts';
-import type { ClaimedStep, JsonValue, StepReport } from '../protocol/types.ts';
+import type { ClaimedStep, StepReport } from '../protocol/types.ts';
 import { raceAbort, type Settlement } from './abort-race.ts';
-import { isDecision } from './decision.ts';
 import { describeValue, failure, failureFromAbort, failureFromThrown, type FailureReport } from './failure-report.ts';
 import type { StepLogger } from './logger.ts';
 import { createStepContext } from './step-context.ts';
 import type { HandlerDefinition } from './step-handler.ts';
+import { successOutcome, type Outcome } from './success-outcome.ts';
 
 /** Options of {@link executeStep}. */
 export interface ExecuteStepOptions {
@@ -23,8 +20,6 @@ export interface ExecuteStepOptions {
   /** The names the worker has handlers for; quoted in the error when the step's handler is missing. */
   knownHandlers?: readonly string[];
 }
-
-type Outcome = Omit<StepReport, 'stepId' | 'attempt' | 'delivery'>;
 
 /** Runs one claimed step's handler and maps the outcome to the report the worker sends. Never throws. */
 export async function executeStep(
@@ -54,50 +49,7 @@ async function run(handler: HandlerDefinition | undefined, step: ClaimedStep, op
     case 'threw':
       return failureFromThrown(settlement.error);
     case 'returned':
-      return success(settlement.value, step);
-  }
-}
-
-function success(value: unknown, step: ClaimedStep): Outcome {
-  if (isDecision(value)) {
-    if (step.stepType !== 'decision') {
-      return failure(
-        'permanent_failure',
-        'InvalidDecision',
-        `step "${step.stepName}" returned decide(...) but is a ${step.stepType} step; declare it with type: decision in the template`,
-      );
-    }
-    const unknown = value.activate.filter((name) => !step.successors.includes(name));
-    if (unknown.length > 0) {
-      return failure(
-        'permanent_failure',
-        'InvalidDecision',
-        `decision step "${step.stepName}" chose ${unknown.map((n) => `"${n}"`).join(', ')}, which ` +
-          `${unknown.length === 1 ? 'is' : 'are'} not among its successors: ${step.successors.join(', ') || 'none'}`,
-      );
-    }
-    const result = jsonResult(value.result);
-    return 'failed' in result ? result.failed : { outcome: 'success', result: result.json, activate: [...value.activate] };
-  }
-  if (step.stepType === 'decision') {
-    return failure(
-      'permanent_failure',
-      'InvalidDecision',
-      `decision step "${step.stepName}" must return decide([...successors], result); its handler returned ${describeValue(value)}. ` +
-        `Its successors are: ${step.successors.join(', ') || 'none'}`,
-    );
-  }
-  const result = jsonResult(value);
-  return 'failed' in result ? result.failed : { outcome: 'success', result: result.json };
-}
-
-function jsonResult(value: unknown): { json: JsonValue } | { failed: FailureReport } {
-  if (value === undefined) return { json: null };
-  try {
-    return { json: toJsonValue(value, 'result') };
-  } catch (error) {
-    if (!(error instanceof NotJsonError)) throw error;
-    return { failed: failure('permanent_failure', 'ResultNotSerializable', error.message, { path: error.path }) };
+      return successOutcome(settlement.value, step);
   }
 }
 

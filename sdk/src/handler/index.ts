@@ -1,7 +1,7 @@
 /**
  * The handler API: how step handlers are written (StepHandler, defineHandler), what they receive
  * (StepContext, StepLogger), how they choose their outcome (RetryableError, PermanentError,
- * decide), and how a worker runs them (HandlerRegistry, executeStep).
+ * decide, fanOut), and how a worker runs them (HandlerRegistry, executeStep).
  */
 export type { StepContext } from './step-context.ts';
 export { createStepContext } from './step-context.ts';
@@ -10,6 +10,9 @@ export type { HandlerDefinition, HandlerInput, StepHandlerClass } from './step-h
 export { HandlerRegistry, toHandlerDefinition } from './handler-registry.ts';
 export { decide, isDecision } from './decision.ts';
 export type { Decision } from './decision.ts';
+export { fanOut, isFanOut, MAX_BATCH_ITEMS } from './fan-out.ts';
+export type { FanOut } from './fan-out.ts';
+export type { BatchItem } from './batch-context.ts';
 export {
   RetryableError,
   PermanentError,
@@ -17,6 +20,9 @@ export {
   StepCancelledError,
   WorkerShutdownError,
   UnknownDependencyError,
+  BatchTooLargeError,
+  NotABatchInstanceError,
+  NotABatchWorkerStepError,
   DuplicateHandlerError,
   InvalidHandlerNameError,
   InvalidHandlerError,

@@ -5,6 +5,7 @@
  * makes, not a check).
  */
 import type { ClaimedStep, JsonObject, JsonValue } from '../protocol/types.ts';
+import { batchItemOf, batchResultsOf, type BatchItem } from './batch-context.ts';
 import { UnknownDependencyError } from './errors.ts';
 import type { StepLogger } from './logger.ts';
 
@@ -40,6 +41,14 @@ export interface StepContext<
   readonly dependencyResults: Readonly<TDeps>;
   /** Typed getter; throws UnknownDependencyError naming the step and the available dependency names. */
   dependencyResult<K extends keyof TDeps & string>(stepName: K): TDeps[K];
+  /**
+   * In a step after a batch worker step (a convergence step): the result of every instance of
+   * `workerStepName`, in the order of the items the batch step fanned out; `[]` when there were
+   * none. Throws NotABatchWorkerStepError when the name is an ordinary dependency of this step.
+   */
+  batchResults<T = JsonValue>(workerStepName: string): T[];
+  /** In a batch instance: its item, index and the batch size. Throws NotABatchInstanceError elsewhere. */
+  batchItem<T = JsonValue>(): BatchItem<T>;
   /** This attempt, from 1. */
   readonly attempt: number;
   readonly maxAttempts: number;
@@ -75,6 +84,8 @@ export function createStepContext(step: ClaimedStep, options: { signal: AbortSig
       }
       return dependencyResults[stepName] as JsonValue;
     },
+    batchResults: <T = JsonValue>(workerStepName: string): T[] => batchResultsOf<T>(step.stepName, dependencyResults, workerStepName),
+    batchItem: <T = JsonValue>(): BatchItem<T> => batchItemOf<T>(step.stepName, step.inputs),
     attempt: step.attempt,
     maxAttempts: step.maxAttempts,
     isLastAttempt: step.attempt >= step.maxAttempts,

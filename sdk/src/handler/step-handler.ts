@@ -25,7 +25,7 @@ export abstract class StepHandler<
   /** The name templates use in `handler:`; the class name when not set. Not inherited by subclasses. */
   declare static handlerName?: string;
 
-  /** Runs the step: return the result, or `decide(...)` in a decision step; throw to fail. */
+  /** Runs the step: return the result, `decide(...)` in a decision step or `fanOut(...)` in a batch step; throw to fail. */
   abstract call(ctx: StepContext<TContext, TDeps>): Promise<TResult> | TResult;
 }
 

@@ -22,6 +22,7 @@ function toWire(report: StepReport): Record<string, unknown> {
     error: report.error ?? null,
     retry_after_ms: report.retryAfterMs ?? null,
     activate: report.activate ?? null,
+    batch: report.batch ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Types of the SQL protocol (migrations/0002..0006): what each `tasker.*` function takes and
+ * Types of the SQL protocol (migrations/0002..0010): what each `tasker.*` function takes and
  * returns, in TypeScript terms. Field names follow TypeScript conventions; the SQL columns are
  * snake_case.
  */
@@ -161,6 +161,11 @@ export interface StepReport {
   retryAfterMs?: number;
   /** Decision steps only: the successors to run; the others are skipped. */
   activate?: string[];
+  /**
+   * Batch steps only (and required on their success): the items to fan out into, one instance of
+   * the batch worker step each, at most 10,000. `fanOut(items, result)` in a handler sets it.
+   */
+  batch?: JsonValue[];
 }
 
 /** What the database did with a report. */

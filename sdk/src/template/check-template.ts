@@ -9,6 +9,7 @@
  */
 import { NotJsonError, toJsonValue } from '../json/to-json-value.ts';
 import type { JsonObject, TaskTemplate, TemplateStep } from '../protocol/types.ts';
+import { checkBatchSteps } from './check-batch.ts';
 import { checkAcyclic, checkDependencies } from './check-graph.ts';
 import { checkStepFields, checkStepName } from './check-step.ts';
 import { compileSchema, SchemaCompileError } from './schema-compiler.ts';
@@ -87,5 +88,7 @@ function checkSteps(checker: TemplateChecker, value: Fields): TemplateStep[] {
     checkStepFields(checker, raw as Fields, index, names[index] as string, dependencies[index]),
   );
   checkAcyclic(checker, names, dependencies.map((deps) => deps ?? []));
+  // Rules about the shape around batch steps, once every step and the graph are known to be valid.
+  checkBatchSteps(checker, steps);
   return steps;
 }

@@ -43,6 +43,9 @@ export const HANDLER_NAME: TextRule = {
 };
 
 export const STEP_TYPES = ['standard', 'decision', 'batch'] as const;
+// Batch steps also constrain their neighbours (one successor, the batch worker step, depending on
+// the batch step alone and of type standard): those rules are a graph check, in check-batch.ts,
+// matching tasker._check_batch_steps (migrations/0010_batch_fan_out.sql).
 
 export const MAX_STEPS = 10_000;
 

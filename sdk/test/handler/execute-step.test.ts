@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BatchTooLargeError,
+  MAX_BATCH_ITEMS,
   PermanentError,
   RetryableError,
   createStepLogger,
   decide,
   defineHandler,
   executeStep,
+  fanOut,
   type HandlerDefinition,
   type LogRecord,
   type StepContext,
@@ -243,9 +246,74 @@ describe('executeStep: decisions', () => {
     expect(() => decide('approve' as never)).toThrow(TypeError);
     expect(() => decide(['ok', 3] as never)).toThrow(/activate must be an array of step names, got \["ok", number\]/);
   });
+});
 
-  it('a batch step runs like a standard step (fan-out is not implemented yet)', async () => {
-    const { report } = await run(returning([1, 2]), { stepType: 'batch' });
-    expect(report).toEqual({ ...lease, outcome: 'success', result: [1, 2] });
+describe('executeStep: fan-outs', () => {
+  const batch = { stepType: 'batch' as const, successors: ['process_chunk'] };
+
+  it('reports fanOut(items, result) as success carrying the items', async () => {
+    const { report } = await run(returning(fanOut([1, { rows: [2, 3] }, 'x'], { rows: 3 })), batch);
+    expect(report).toEqual({ ...lease, outcome: 'success', result: { rows: 3 }, batch: [1, { rows: [2, 3] }, 'x'] });
+  });
+
+  it('reports an empty fan-out (no instances) with a null result', async () => {
+    const { report } = await run(returning(fanOut([])), batch);
+    expect(report).toEqual({ ...lease, outcome: 'success', result: null, batch: [] });
+  });
+
+  it('cleans items like results (Date to string) and refuses items that are not JSON, naming the item', async () => {
+    const when = new Date('2025-01-01T00:00:00Z');
+    expect((await run(returning(fanOut([{ when } as never])), batch)).report.batch).toEqual([{ when: '2025-01-01T00:00:00.000Z' }]);
+    const { report } = await run(returning(fanOut([1, { n: 2n } as never])), batch);
+    expect(report).toMatchObject({
+      outcome: 'permanent_failure',
+      error: { kind: 'ResultNotSerializable', message: 'batch[1].n: BigInt is not JSON (convert it to a string or a number)' },
+    });
+  });
+
+  it('fails a batch step that returns anything but a fan-out, naming its worker step', async () => {
+    for (const value of [[1, 2], { items: [1, 2] }, undefined]) {
+      const { report } = await run(returning(value), batch);
+      expect(report.outcome).toBe('permanent_failure');
+      expect(report.error?.['kind']).toBe('InvalidFanOut');
+      expect(report.error?.['message']).toMatch(
+        /^batch step "charge" must return fanOut\(items, result\), one instance of its batch worker step \(process_chunk\) per item; its handler returned /,
+      );
+    }
+  });
+
+  it('fails fanOut(...) from a step that is not a batch step, and decide(...) from a batch step', async () => {
+    const standard = await run(returning(fanOut([1])));
+    expect(standard.report).toMatchObject({
+      outcome: 'permanent_failure',
+      error: { kind: 'InvalidFanOut', message: 'step "charge" returned fanOut(...) but is a standard step; declare it with type: batch in the template' },
+    });
+    const decided = await run(returning(decide(['process_chunk'])), batch);
+    expect(decided.report.error?.['message']).toMatch(/returned decide\(\.\.\.\) but is a batch step/);
+  });
+
+  it('does not mistake a plain object shaped like a fan-out for one', async () => {
+    const { report } = await run(returning({ items: [1], result: 2 }));
+    expect(report).toEqual({ ...lease, outcome: 'success', result: { items: [1], result: 2 } });
+  });
+
+  it('fanOut() refuses a non-list, and more items than the limit as a permanent failure', async () => {
+    expect(() => fanOut('rows' as never)).toThrow(TypeError);
+    expect(() => fanOut(null as never)).toThrow(/fanOut\(items\): items must be an array \(one batch instance per item\), got null/);
+    expect(() => fanOut(Array(MAX_BATCH_ITEMS).fill(0))).not.toThrow();
+    const tooMany = Array(MAX_BATCH_ITEMS + 1).fill(0);
+    expect(() => fanOut(tooMany)).toThrow(BatchTooLargeError);
+    const { report } = await run(
+      defineHandler('shop.charge', () => fanOut(tooMany)),
+      batch,
+    );
+    expect(report).toMatchObject({
+      outcome: 'permanent_failure',
+      error: {
+        kind: 'BatchTooLargeError',
+        message: 'fanOut(items): 10001 items is more than the 10000 batch instances one batch step may create; make each item a larger chunk of the work',
+        details: { size: 10_001, limit: 10_000 },
+      },
+    });
   });
 });

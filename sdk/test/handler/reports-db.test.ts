@@ -12,6 +12,7 @@ import {
   decide,
   defineHandler,
   executeStep,
+  fanOut,
 } from '../../src/handler/index.ts';
 import {
   claimSteps,
@@ -45,6 +46,15 @@ const registry = new HandlerRegistry([
   defineHandler('rep.flaky', () => {
     throw new RetryableError('try later', { retryAfterMs: 60_000 });
   }),
+  defineHandler<{ numbers: number[] }>('rep.split', (ctx) => fanOut(ctx.context.numbers, { count: ctx.context.numbers.length })),
+  defineHandler('rep.part', (ctx) => {
+    const { item, index, size } = ctx.batchItem<number>();
+    return { doubled: item * 2, of: `${index + 1}/${size}` };
+  }),
+  defineHandler('rep.total', (ctx) => ({
+    parts: ctx.batchResults<{ doubled: number; of: string }>('part'),
+    split: ctx.dependencyResult('split'),
+  })),
 ]);
 
 async function claimOne(namespace: string): Promise<ClaimedStep> {
@@ -90,6 +100,32 @@ describe('executeStep reports against the SQL protocol', () => {
       steps: [{ name: 'call', handler: 'rep.flaky' }],
     });
     await registerTemplate(db.pool, { namespace: 'rep_nul', name: 'nul', version: '1.0.0', steps: [{ name: 'nul', handler: 'rep.nul' }] });
+    await registerTemplate(db.pool, {
+      namespace: 'rep_batch',
+      name: 'doubling',
+      version: '1.0.0',
+      steps: [
+        { name: 'split', handler: 'rep.split', type: 'batch' },
+        { name: 'part', handler: 'rep.part', dependencies: ['split'] },
+        { name: 'total', handler: 'rep.total', dependencies: ['part'] },
+      ],
+    });
+  });
+
+  it('a fan-out runs one instance per item and the convergence step gets their results in order', async () => {
+    const { taskId } = await createTask(db.pool, { namespace: 'rep_batch', name: 'doubling', context: { numbers: [5, 6, 7] } });
+    expect((await runOne('rep_batch')).report).toMatchObject({ outcome: 'success', result: { count: 3 }, batch: [5, 6, 7] });
+    for (let i = 0; i < 3; i++) expect((await runOne('rep_batch')).report.outcome).toBe('success');
+    const { report } = await runOne('rep_batch');
+    expect(report.result).toEqual({
+      parts: [
+        { doubled: 10, of: '1/3' },
+        { doubled: 12, of: '2/3' },
+        { doubled: 14, of: '3/3' },
+      ],
+      split: { count: 3 },
+    });
+    expect((await status(taskId)).state).toBe('complete');
   });
 
   it('a decision activates one branch and skips the other; the chosen branch succeeds', async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   HandlerRegistry,
+  NotABatchInstanceError,
+  NotABatchWorkerStepError,
   StepHandler,
   UnknownDependencyError,
   createStepContext,
@@ -76,5 +78,47 @@ describe('StepContext', () => {
   it('has the documented types', () => {
     expectTypeOf<StepContext['dependencyResults']>().toEqualTypeOf<Readonly<Record<string, JsonValue>>>();
     expectTypeOf<StepContext<OrderContext, ChargeDeps>['dependencyResult']>().parameter(0).toEqualTypeOf<'validate'>();
+  });
+});
+
+describe('StepContext: batches', () => {
+  it('batchResults() returns every instance result in item order, whatever the key order', () => {
+    const ctx = createStepContext(
+      claimedStep({
+        stepName: 'merge',
+        // Keys in no useful order (jsonb sorts keys by length first; JSON.parse keeps that order).
+        dependencyResults: { 'chunk[10]': 'k', split: { rows: 12 }, 'chunk[2]': 'c', 'chunk[0]': 'a', 'chunk[1]': 'b', 'other[0]': 'x' },
+      }),
+      options,
+    );
+    expect(ctx.batchResults('chunk')).toEqual(['a', 'b', 'c', 'k']);
+    expect(ctx.batchResults('other')).toEqual(['x']);
+    expectTypeOf(ctx.batchResults<{ rows: number }>('chunk')).toEqualTypeOf<Array<{ rows: number }>>();
+  });
+
+  it('batchResults() is empty when the batch had no items, and refuses an ordinary dependency', () => {
+    const ctx = createStepContext(claimedStep({ stepName: 'merge', dependencyResults: { split: { rows: 0 } } }), options);
+    expect(ctx.batchResults('chunk')).toEqual([]);
+    expect(() => ctx.batchResults('split')).toThrow(NotABatchWorkerStepError);
+    expect(() => ctx.batchResults('split')).toThrow(
+      '"split" is an ordinary dependency of step "merge", not a batch worker step: ctx.batchResults() takes the template name ' +
+        'of the batch worker step whose instances ran (read "split" with ctx.dependencyResult())',
+    );
+  });
+
+  it('batchItem() gives an instance its item, index and batch size', () => {
+    const ctx = createStepContext(
+      claimedStep({ stepName: 'chunk[3]', inputs: { factor: 2, batch_item: { rows: [1, 2] }, batch_index: 3, batch_size: 5 } }),
+      options,
+    );
+    expect(ctx.batchItem<{ rows: number[] }>()).toEqual({ item: { rows: [1, 2] }, index: 3, size: 5, workerStepName: 'chunk' });
+    expect(ctx.inputs['factor']).toBe(2);
+  });
+
+  it('batchItem() refuses a step that is not a batch instance', () => {
+    expect(() => createStepContext(claimedStep(), options).batchItem()).toThrow(NotABatchInstanceError);
+    // The inputs alone do not make an instance: a template may use the same keys.
+    const lookalike = claimedStep({ inputs: { batch_item: 1, batch_index: 0, batch_size: 1 } });
+    expect(() => createStepContext(lookalike, options).batchItem()).toThrow(/step "charge" is not a batch instance/);
   });
 });

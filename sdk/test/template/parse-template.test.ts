@@ -161,6 +161,8 @@ describe('parseTemplate: errors name file, line, step and field', () => {
     ['max_deliveries zero', edit('max_deliveries: 3', 'max_deliveries: 0'), 'charge_payment', 'max_deliveries', 'from 1 to 1000, got 0'],
     ['inputs a list', edit('    inputs:\n      currency: EUR\n      limits: { daily: 1000 }\n', '    inputs: [EUR]\n'), 'charge_payment', 'inputs', 'must be a mapping of static inputs, got a list'],
     ['inputs not JSON', edit('limits: { daily: 1000 }', 'limits: { daily: .inf }'), 'charge_payment', 'inputs', 'inputs.limits.daily: Infinity is not JSON'],
+    ['batch step without a worker step', edit('type: decision', 'type: batch').replace('dependencies: [route]', 'dependencies: [charge_payment]'), 'route', 'type', 'a batch step needs exactly one successor, its batch worker step (a step whose only dependency is "route"); no step depends on "route"'],
+    ['batch worker step with a second dependency', edit('type: decision', 'type: batch').replace('dependencies: [route]', 'dependencies: [validate, route]'), 'ship', 'dependencies[0]', 'step "ship" is the batch worker step of "route" and must depend on "route" alone'],
   ])('%s', (_what, yaml, step, field, fragment) => {
     const error = failure(yaml);
     expect(error.message).toContain(fragment);
@@ -174,6 +176,9 @@ describe('parseTemplate: errors name file, line, step and field', () => {
     expect(failure(edit('    timeout_ms: 15000', '    timeout: 15000')).line).toBe(22);
     expect(failure(edit('type: decision', 'type: choice'))).toMatchObject({ line: 29, column: 11 });
     expect(failure(edit('dependencies: [validate]', 'dependencies: [validate, refund]'))).toMatchObject({ line: 16, column: 30 });
+    // A batch rule points into the step that breaks it: here, the second successor's dependency.
+    const twoSuccessors = edit('type: decision', 'type: batch') + '  - name: audit\n    handler: shop.audit\n    dependencies: [route]\n';
+    expect(failure(twoSuccessors)).toMatchObject({ step: 'audit', field: 'dependencies[0]', line: 36, column: 20 });
   });
 });
 

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidTemplateError, registerTemplate, validateTemplate, type TaskTemplate } from '../../src/protocol/index.ts';
+import { InvalidTemplateError, registerTemplate, validateTemplate, type TaskTemplate, type TemplateStep } from '../../src/protocol/index.ts';
 import { TemplateError, checkTemplate, loadTemplateDir } from '../../src/template/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 
@@ -44,6 +44,9 @@ describe('templates the parser accepts register in SQL', () => {
   }
 });
 
+/** A template in namespace `agree` with the given steps. */
+const batchShape = (steps: TemplateStep[]): TaskTemplate => ({ namespace: 'agree', name: 'batch', version: '1.0.0', steps });
+
 const base = (): TaskTemplate => ({
   namespace: 'agree',
   name: 'order',
@@ -73,7 +76,26 @@ describe('boundary values: both accept', () => {
     ['max_deliveries 1000', second({ max_deliveries: 1000 })],
     ['null optional settings', second({ type: null, timeout_ms: null, max_deliveries: null, dependencies: null })],
     ['null retry numbers', second({ retry: { max_attempts: null, backoff_ms: null } })],
-    ['batch type', second({ type: 'batch' })],
+    ['a batch step and its worker step', { ...base(), steps: [{ name: 'first', handler: 'h', type: 'batch' }, base().steps[1]] }],
+    [
+      'a batch step, its worker, and convergence steps with other dependencies',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch', dependencies: ['load'] },
+        { name: 'load', handler: 'h' },
+        { name: 'work', handler: 'h', type: 'standard', dependencies: ['split'] },
+        { name: 'merge', handler: 'h', dependencies: ['work', 'load'] },
+        { name: 'report', handler: 'h', dependencies: ['work'] },
+      ]),
+    ],
+    [
+      'chained batches: a convergence step that is itself a batch step',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch' },
+        { name: 'work', handler: 'h', dependencies: ['split'] },
+        { name: 'resplit', handler: 'h', type: 'batch', dependencies: ['work'] },
+        { name: 'rework', handler: 'h', dependencies: ['resplit'] },
+      ]),
+    ],
     ['handler with : / - and leading _', second({ handler: '_Ns::Deep/Path-1.v2' })],
     ['128-character handler', second({ handler: `h${'x'.repeat(127)}` })],
     ['64-character step names', { ...base(), steps: [{ name: `s${'x'.repeat(63)}`, handler: 'h' }] }],
@@ -141,6 +163,72 @@ describe('mistakes: both reject, at the same field', () => {
     // SQL names a step by index before it knows the name is usable; compare without the name.
     const strip = (field: string | undefined) => (field ?? '').replace(/ \([a-z0-9_]+\)/, '');
     expect(strip(ts?.path)).toBe(strip((sql as InvalidTemplateError).field));
+  });
+
+  it.each([
+    ['a batch step without a successor', second({ type: 'batch' }), 'steps[1] (second).type'],
+    [
+      'a batch step with two successors',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch' },
+        { name: 'work', handler: 'h', dependencies: ['split'] },
+        { name: 'audit', handler: 'h', dependencies: ['split'] },
+      ]),
+      'steps[2] (audit).dependencies[0]',
+    ],
+    [
+      'a convergence step that also depends on the batch step (listed first)',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch' },
+        { name: 'merge', handler: 'h', dependencies: ['work', 'split'] },
+        { name: 'work', handler: 'h', dependencies: ['split'] },
+      ]),
+      'steps[1] (merge).dependencies[1]',
+    ],
+    [
+      'a worker step with a second dependency',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch' },
+        { name: 'load', handler: 'h' },
+        { name: 'work', handler: 'h', dependencies: ['load', 'split'] },
+      ]),
+      'steps[2] (work).dependencies[0]',
+    ],
+    [
+      'a worker step that is a decision step',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch' },
+        { name: 'work', handler: 'h', type: 'decision', dependencies: ['split'] },
+        { name: 'a', handler: 'h', dependencies: ['work'] },
+      ]),
+      'steps[1] (work).type',
+    ],
+    [
+      'a worker step that is a batch step',
+      batchShape([
+        { name: 'split', handler: 'h', type: 'batch' },
+        { name: 'work', handler: 'h', type: 'batch', dependencies: ['split'] },
+        { name: 'inner', handler: 'h', dependencies: ['work'] },
+      ]),
+      'steps[1] (work).type',
+    ],
+  ])('batch rules, %s: both reject at %s with the same words', async (_what, template, field) => {
+    let ts: TemplateError | undefined;
+    try {
+      checkTemplate(template, 'agree.yaml');
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      ts = error;
+    }
+    const sql = await validateTemplate(db.pool, template as TaskTemplate).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(ts, 'TypeScript accepted it').toBeInstanceOf(TemplateError);
+    expect(sql, 'SQL accepted it').toBeInstanceOf(InvalidTemplateError);
+    expect(ts?.path).toBe(field);
+    expect((sql as InvalidTemplateError).field).toBe(field);
+    expect(ts?.problem).toBe((sql as InvalidTemplateError).detail.problem);
   });
 
   it('a cycle: both reject and name the same steps', async () => {

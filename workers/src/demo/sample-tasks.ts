@@ -1,5 +1,5 @@
 /** The tasks the demo creates: every example workflow, with contexts that take each branch. */
-import type { CreateTaskInput } from '@tasker/sdk';
+import type { CreateTaskInput, JsonObject } from '@tasker/sdk';
 
 const orders: CreateTaskInput[] = ['A-1001', 'A-1002', 'A-1003'].map((orderId, i) => ({
   namespace: 'ecommerce',
@@ -36,8 +36,18 @@ const approvals: CreateTaskInput[] = [
 
 const flaky: CreateTaskInput[] = [1, 2].map(() => ({ namespace: 'reliability', name: 'flaky_api_call', context: {} }));
 
-/** Ten tasks over four templates. */
-export const SAMPLE_TASKS: CreateTaskInput[] = [...orders, ...pipelines, ...approvals, ...flaky];
+const csvLines = ['sku,quantity,price', ...Array.from({ length: 10 }, (_, i) => `SKU-${i + 1},${(i % 3) + 1},${(4.5 + i).toFixed(2)}`)];
+
+// A fan-out into four chunks (one row does not parse and is reported as rejected), and an empty
+// file, whose merge step runs at once with nothing to merge.
+const importContexts: JsonObject[] = [
+  { csv: [...csvLines.slice(0, 6), 'SKU-X,lots,1.00', ...csvLines.slice(6)].join('\n'), chunk_size: 3 },
+  { csv: 'sku,quantity,price\n' },
+];
+const imports: CreateTaskInput[] = importContexts.map((context) => ({ namespace: 'batch_processing', name: 'csv_import', context }));
+
+/** Twelve tasks over five templates. */
+export const SAMPLE_TASKS: CreateTaskInput[] = [...orders, ...pipelines, ...approvals, ...flaky, ...imports];
 
 /** A context the order template's input_schema refuses, to show the error users get. */
 export const INVALID_ORDER: CreateTaskInput = {
