@@ -8,3 +8,4 @@ export * from './worker/index.ts';
 export * from './client/index.ts';
 export * from './orchestration/index.ts';
 export * from './config/index.ts';
+export * from './server/index.ts';

@@ -27,7 +27,11 @@ beforeAll(async () => {
   // The tree a deployment would have: a base, and a test environment that changes a few keys.
   tree = await tempTree({
     'base/worker.toml': '[worker]\nconcurrency = 10\nbinding = "napi"\n',
-    'environments/test/worker.toml': '[worker]\nconcurrency = 2\nbinding = "pg"\npoll_interval_ms = 50\n',
+    // Servers on any free port, as in the repository's test environment: workers of this file
+    // and of other files run side by side.
+    'environments/test/worker.toml':
+      '[worker]\nconcurrency = 2\nbinding = "pg"\npoll_interval_ms = 50\n\n[worker.web]\nport = 0\n\n[worker.grpc]\nport = 0\n',
+    'environments/test/orchestration.toml': '[orchestration.web]\nport = 0\n\n[orchestration.grpc]\nport = 0\n',
   });
 });
 

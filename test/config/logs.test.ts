@@ -115,7 +115,14 @@ describe("the worker's own lines about a step", () => {
   async function run(namespace: string, handler: ReturnType<typeof defineHandler>, options: { onStepFinished?: () => void; graceMs?: number }) {
     await registerTemplate(db.pool, template('t', [{ name: 'only', handler: handler.name, retry: { max_attempts: 1 } }], namespace));
     const lines: string[] = [];
-    const config = await configFor('production', { DATABASE_URL: db.url, TASKER_BINDING: 'pg', TASKER_WORKER_POLL_INTERVAL_MS: '50' });
+    const config = await configFor('production', {
+      DATABASE_URL: db.url,
+      TASKER_BINDING: 'pg',
+      TASKER_WORKER_POLL_INTERVAL_MS: '50',
+      // The production defaults (8085, 9400) would collide with workers of other test files.
+      TASKER_WORKER_WEB_PORT: '0',
+      TASKER_WORKER_GRPC_PORT: '0',
+    });
     const worker = Worker.fromConfig(config, {
       namespaces: [namespace],
       handlers: [handler],

@@ -13,10 +13,11 @@ import {
   retryTask,
   templateInputSchema,
 } from '../protocol/tasks.ts';
-import type { CancelledTask, CreateTaskInput, CreatedTask, RetriedTask } from '../protocol/types.ts';
+import { listTasks } from '../protocol/task-list.ts';
+import type { CancelledTask, CreateTaskInput, CreatedTask, RetriedTask, TaskState } from '../protocol/types.ts';
 import { validateContext } from '../template/index.ts';
 import { ClientClosedError, TaskWaitTimeoutError } from './errors.ts';
-import { isTerminalTaskState, toTaskInfo, type TaskInfo } from './task-info.ts';
+import { isTerminalTaskState, toTaskInfo, toTaskSummary, type TaskInfo, type TaskSummary } from './task-info.ts';
 import { TaskStateListener } from './task-state-listener.ts';
 
 /** How long a template's input schema is reused before it is read again. */
@@ -38,6 +39,25 @@ export interface WaitForTaskOptions {
   timeoutMs?: number;
   /** Stop waiting when this signal aborts (rejects with its reason). */
   signal?: AbortSignal;
+}
+
+/** Which tasks listTasks returns; every filter is optional. */
+export interface ListTasksOptions {
+  namespace?: string;
+  /** The template's name. */
+  name?: string;
+  states?: readonly TaskState[];
+  /** Most tasks in the page, 1 to 500. Default 50. */
+  limit?: number;
+  /** The previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/** A page of tasks, newest first. */
+export interface TaskPage {
+  tasks: TaskSummary[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
 }
 
 /** Options of createTask beyond the task itself. */
@@ -99,6 +119,23 @@ export class TaskerClient {
     this.ensureOpen();
     const status = await getTaskStatus(this.pool, taskId);
     return status === null ? null : toTaskInfo(status);
+  }
+
+  /** Tasks newest first (without their steps; getTask has them), filtered and paged. */
+  async listTasks(options: ListTasksOptions = {}): Promise<TaskPage> {
+    this.ensureOpen();
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new RangeError(`listTasks: limit must be a whole number from 1 to 500, got ${limit}`);
+    }
+    const page = await listTasks(this.pool, {
+      limit,
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+      ...(options.name === undefined ? {} : { name: options.name }),
+      ...(options.states === undefined ? {} : { states: options.states }),
+      ...(options.cursor === undefined ? {} : { before: options.cursor }),
+    });
+    return { tasks: page.tasks.map(toTaskSummary), nextCursor: page.nextCursor };
   }
 
   /**

@@ -1,4 +1,11 @@
 /** The client: create, read, wait for, cancel and retry tasks. */
-export { TaskerClient, type CreateTaskOptions, type TaskerClientOptions, type WaitForTaskOptions } from './client.ts';
+export {
+  TaskerClient,
+  type CreateTaskOptions,
+  type ListTasksOptions,
+  type TaskPage,
+  type TaskerClientOptions,
+  type WaitForTaskOptions,
+} from './client.ts';
 export { ClientClosedError, TaskWaitTimeoutError } from './errors.ts';
-export { TERMINAL_TASK_STATES, isTerminalTaskState, toTaskInfo, type StepInfo, type TaskInfo } from './task-info.ts';
+export { TERMINAL_TASK_STATES, isTerminalTaskState, toTaskInfo, toTaskSummary, type StepInfo, type TaskInfo, type TaskSummary } from './task-info.ts';

@@ -2,6 +2,7 @@
  * A task as the client returns it: `tasker.task_status` (snake_case JSON) in TypeScript terms,
  * with timestamps as Dates.
  */
+import type { TaskSummaryStatus } from '../protocol/task-list.ts';
 import type { JsonObject, JsonValue, StepState, StepStatus, StepType, TaskState, TaskStatus } from '../protocol/types.ts';
 
 /** One step of a task. */
@@ -50,6 +51,9 @@ export interface TaskInfo {
   steps: StepInfo[];
 }
 
+/** A task without its steps, as listTasks returns it. */
+export type TaskSummary = Omit<TaskInfo, 'steps'>;
+
 /** The states a task rests in until someone acts (retry). */
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ['complete', 'error', 'cancelled'];
 
@@ -86,6 +90,11 @@ function stepInfo(step: StepStatus): StepInfo {
 
 /** Converts `tasker.task_status` output. */
 export function toTaskInfo(status: TaskStatus): TaskInfo {
+  return { ...toTaskSummary(status), steps: status.steps.map(stepInfo) };
+}
+
+/** Converts a task row without its steps (listTasks). */
+export function toTaskSummary(status: TaskSummaryStatus): TaskSummary {
   return {
     taskId: status.task_id,
     namespace: status.namespace,
@@ -102,6 +111,5 @@ export function toTaskInfo(status: TaskStatus): TaskInfo {
     updatedAt: new Date(status.updated_at),
     finishedAt: date(status.finished_at),
     stepCounts: status.step_counts,
-    steps: status.steps.map(stepInfo),
   };
 }

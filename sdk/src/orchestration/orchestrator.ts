@@ -14,6 +14,9 @@ import { InvalidConfigError } from '../errors.ts';
 import { defaultLogWriter, type LogRecord, type LogWriter } from '../handler/index.ts';
 import { registerTemplate } from '../protocol/templates.ts';
 import type { RegisteredTemplate } from '../protocol/types.ts';
+import { resolveListener, type HealthThresholds, type ListenerOption } from '../server/listener-settings.ts';
+import { startOrchestrationHealth, type OrchestrationHealthHandle } from '../server/orchestration-health.ts';
+import { serverFields, type ServerAddresses } from '../server/servers.ts';
 import { loadTemplateDir } from '../template/index.ts';
 import { onShutdownSignal } from '../worker/shutdown-signals.ts';
 import { correlationIds } from './correlation-ids.ts';
@@ -41,8 +44,17 @@ export interface OrchestratorOptions {
   /** Called after each sweep pass that did something. */
   onSweep?: (result: SweepResult) => void;
   /**
+   * The REST server (/health, /health/ready, /health/detailed, /metrics): `{ host?, port? }` (port
+   * 0: any free port) or false. Default: the config's orchestration.web (on, port 8080); none without a config.
+   */
+  web?: ListenerOption;
+  /** The gRPC server (TaskService, health, grpc.health.v1), like `web`. Default: the config's orchestration.grpc (port 9190). */
+  grpc?: ListenerOption;
+  /** Readiness limits of the health servers (event-loop lag, database probe). */
+  health?: HealthThresholds;
+  /**
    * A loaded config (loadConfig({ context: 'orchestration' })): database URL, migration mode,
-   * timeout and retries, sweep interval, log format and level.
+   * timeout and retries, sweep interval, log format and level, servers.
    */
   config?: TaskerConfig;
 }
@@ -79,6 +91,9 @@ export class Orchestrator {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** True from the end of start() (migrated, templates registered, sweeping) until stop(). */
+  private serving = false;
+  private health: OrchestrationHealthHandle | undefined;
   private resolveStopped: () => void = () => {};
   private readonly whenStopped = new Promise<void>((resolve) => {
     this.resolveStopped = resolve;
@@ -149,12 +164,15 @@ export class Orchestrator {
       this.resolveStopped();
       throw error;
     }
+    await this.startServers();
+    this.serving = true;
     this.schedule(0);
     this.log('info', 'orchestrator started', {
       instanceId: this.instanceId,
       sweepIntervalMs: this.sweepIntervalMs,
       templates: templates.length,
       ...(this.options.config === undefined ? {} : { environment: this.options.config.environment }),
+      ...serverFields(this.servers),
     });
     return { applied: migration.applied, templates, serving: true };
   }
@@ -183,6 +201,7 @@ export class Orchestrator {
     if (this.stopped) return this.whenStopped;
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.health?.close().catch(() => {});
     await this.sweeping;
     await this.pool?.end().catch(() => {});
     this.log('info', 'orchestrator stopped', { ...this.counters });
@@ -215,6 +234,33 @@ export class Orchestrator {
   /** Counters since start. */
   stats(): OrchestratorStats {
     return { ...this.counters };
+  }
+
+  /** Where the REST and gRPC servers listen (null: not running), e.g. to learn a port 0 choice. */
+  get servers(): ServerAddresses {
+    return this.health?.addresses ?? { web: null, grpc: null };
+  }
+
+  /** starting (until start() finished), running, or stopped. */
+  state(): 'starting' | 'running' | 'stopped' {
+    return this.stopped ? 'stopped' : this.serving ? 'running' : 'starting';
+  }
+
+  /** The REST and gRPC servers the options or config ask for; a port that cannot be bound ends the start. */
+  private async startServers(): Promise<void> {
+    const config = this.options.config?.orchestration;
+    const web = resolveListener(this.options.web, config?.web, 8080);
+    const grpc = resolveListener(this.options.grpc, config?.grpc, 9190);
+    if (web === undefined && grpc === undefined) return;
+    try {
+      this.health = await startOrchestrationHealth(this, { databaseUrl: this.databaseUrl, web, grpc, thresholds: this.options.health ?? {} });
+    } catch (error) {
+      await this.pool?.end().catch(() => {});
+      this.pool = undefined;
+      this.stopped = true;
+      this.resolveStopped();
+      throw error;
+    }
   }
 
   private schedule(delayMs: number): void {

@@ -14,6 +14,7 @@ export {
   sweepTaskTimeouts,
   templateInputSchema,
 } from './tasks.ts';
+export { listTasks, type ListTasksQuery, type TaskListPage, type TaskSummaryStatus } from './task-list.ts';
 export { claimSteps } from './claims.ts';
 export { reportStep, reportSteps } from './reports.ts';
 export { extendLeases, releaseLeases, sweepExpiredLeases } from './leases.ts';

@@ -9,9 +9,10 @@ import { hostname } from 'node:os';
 import type { BindingName, DeploymentMode, WorkerCoreConfig } from '../binding/types.ts';
 import { detectRuntime, type JsRuntime } from '../binding/ffi/load.ts';
 import { logWriterFromConfig } from '../config/log.ts';
-import type { TaskerConfig } from '../config/types.ts';
+import type { ListenerConfig, TaskerConfig } from '../config/types.ts';
 import { InvalidConfigError } from '../errors.ts';
 import { defaultLogWriter, type HandlerInput, type HandlerRegistry, type LogWriter } from '../handler/index.ts';
+import { resolveListener, type HealthThresholds, type ListenerOption } from '../server/listener-settings.ts';
 import type { StepFinishedEvent } from './events.ts';
 
 /** Tuning of the worker core that a Worker passes through unchanged. */
@@ -45,6 +46,15 @@ export interface WorkerOptions {
   onStepFinished?: (event: StepFinishedEvent) => void;
   /** Worker-core tuning (prefetch, batch sizes, lease length, pool size...). Merged over the config's. */
   core?: WorkerCoreTuning;
+  /**
+   * The REST server (/health, /health/ready, /health/detailed, /metrics): `{ host?, port? }` (port
+   * 0: any free port) or false. Default: the config's worker.web (on, port 8085); none without a config.
+   */
+  web?: ListenerOption;
+  /** The gRPC server (health and grpc.health.v1), like `web`. Default: the config's worker.grpc (port 9400). */
+  grpc?: ListenerOption;
+  /** Readiness limits of the health servers (event-loop lag, claim-loop stall, database probe). */
+  health?: HealthThresholds;
   /** A loaded config (loadConfig({ context: 'worker' })): the defaults of everything above. */
   config?: TaskerConfig;
 }
@@ -62,6 +72,11 @@ export interface ResolvedWorkerOptions {
   handleSignals: boolean;
   runtime: JsRuntime;
   core: WorkerCoreTuning;
+  /** The REST server to run; undefined: none. */
+  web: ListenerConfig | undefined;
+  /** The gRPC server to run; undefined: none. */
+  grpc: ListenerConfig | undefined;
+  health: HealthThresholds;
 }
 
 function env(name: string): string | undefined {
@@ -131,5 +146,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     handleSignals: options.handleSignals ?? true,
     runtime,
     core: { ...(options.config === undefined ? {} : coreTuningFromConfig(options.config)), ...options.core },
+    web: resolveListener(options.web, config?.web, 8085),
+    grpc: resolveListener(options.grpc, config?.grpc, 9400),
+    health: options.health ?? {},
   };
 }

@@ -18,7 +18,10 @@ import {
   type LogWriter,
 } from '../handler/index.ts';
 import type { ClaimedStep, ReportResult, StepReport } from '../protocol/types.ts';
+import { serverFields, type ServerAddresses } from '../server/servers.ts';
+import { startWorkerHealth, type WorkerHealthHandle } from '../server/worker-health.ts';
 import type { StepFinishedEvent } from './events.ts';
+import type { WorkerObserver } from './observer.ts';
 import { resolveLogWriter, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 import { onShutdownSignal } from './shutdown-signals.ts';
 
@@ -89,6 +92,9 @@ export class Worker {
   private abortPoll: ReturnType<typeof setInterval> | undefined;
   private slotFreed: (() => void) | undefined;
   private stopping: Promise<WorkerStopResult> | undefined;
+  /** The REST and gRPC health servers, when the options or config ask for them. */
+  private health: WorkerHealthHandle | undefined;
+  private observer: WorkerObserver | undefined;
   private resolveStopped: () => void = () => {};
   private readonly stopped = new Promise<void>((resolve) => {
     this.resolveStopped = resolve;
@@ -133,7 +139,14 @@ export class Worker {
         ...(mode === undefined ? {} : { mode }),
       });
       this.bindingName = module.name;
+      const { web, grpc } = this.options;
+      if (web !== undefined || grpc !== undefined) {
+        this.health = await startWorkerHealth(this, { web, grpc, thresholds: this.options.health, claimWaitMs: CLAIM_WAIT_MS });
+        this.observer = this.health.observer;
+      }
     } catch (error) {
+      // A server that cannot bind its port ends the start; the connected core must not linger.
+      await this.core?.drain(0).catch(() => {});
       this.state = 'stopped';
       this.resolveStopped();
       throw error;
@@ -149,6 +162,7 @@ export class Worker {
       concurrency: this.options.concurrency,
       mode: mode ?? 'Hybrid',
       handlers: this.registry.names(),
+      ...serverFields(this.servers),
     });
   }
 
@@ -186,6 +200,11 @@ export class Worker {
   stop(graceMs: number = this.options.shutdownGraceMs): Promise<WorkerStopResult> {
     this.stopping ??= this.runStop(graceMs);
     return this.stopping;
+  }
+
+  /** Where the REST and gRPC health servers listen (null: not running), e.g. to learn a port 0 choice. */
+  get servers(): ServerAddresses {
+    return this.health?.addresses ?? { web: null, grpc: null };
   }
 
   /** Resolves once the worker has stopped. */
@@ -237,6 +256,8 @@ export class Worker {
       if (this.abortPoll !== undefined) clearInterval(this.abortPoll);
       this.abortAll();
       this.state = 'stopped';
+      // After the drain, so probes saw a draining worker as alive but not ready until the end.
+      await this.health?.close().catch((error: unknown) => this.log('warn', 'closing the health servers failed', { error: describe(error) }));
       this.log('info', 'worker stopped', { ...this.counters, aborted, released: drain?.released ?? 0 });
       this.resolveStopped();
     }
@@ -247,20 +268,25 @@ export class Worker {
     while (this.state === 'running') {
       const free = this.options.concurrency - this.running.size;
       if (free <= 0) {
+        this.observer?.waitingForSlot(true);
         await new Promise<void>((resolve) => {
           this.slotFreed = resolve;
         });
+        this.observer?.waitingForSlot(false);
         continue;
       }
       let steps: ClaimedStep[];
+      const asked = performance.now();
       try {
         steps = await core.next(free, CLAIM_WAIT_MS);
       } catch (error) {
         if (this.state !== 'running') break;
+        this.observer?.claimFailed();
         this.log('error', 'claiming steps failed; retrying', { error: describe(error) });
         await sleep(500);
         continue;
       }
+      this.observer?.claimRound(performance.now() - asked, steps);
       for (const step of steps) this.launch(core, step);
     }
   }
@@ -329,6 +355,7 @@ export class Worker {
 
   private finish(step: ClaimedStep, report: StepReport, result: ReportResult | null, durationMs: number): void {
     this.forget(step.stepId);
+    this.observer?.stepSettled(step, report, result, durationMs);
     if (this.onStepFinished === undefined) return;
     const event: StepFinishedEvent = {
       step,

@@ -77,6 +77,7 @@ export class ClaimLoop {
       }
       const epoch = connectivity.epoch;
       let read: number;
+      let filled = 0;
       try {
         const result = await claimSteps(pool, {
           namespace: this.namespace,
@@ -91,7 +92,8 @@ export class ClaimLoop {
           else counters.deferred += 1;
         }
         // Even when draining started meanwhile: drain gives buffered steps back.
-        book.accept(result.claimed);
+        // Adopted steps (leases this core already runs) take no buffer slot.
+        filled = result.claimed.length - book.accept(result.claimed);
         read = result.claimed.length + result.unclaimed.length;
         errorDelayMs = FIRST_ERROR_DELAY_MS;
         log.ok(`claim:${this.namespace}`);
@@ -105,7 +107,7 @@ export class ClaimLoop {
         }
         continue;
       } finally {
-        book.unreserve(want);
+        book.unreserve(want, filled);
       }
       if (read >= want) continue; // more may be waiting
       await this.idle();

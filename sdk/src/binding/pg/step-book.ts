@@ -67,9 +67,14 @@ export class StepBook {
     return granted;
   }
 
-  /** Gives reserved slots back once their claim returned. */
-  unreserve(count: number): void {
+  /**
+   * Gives reserved slots back once their claim returned, `filled` of them with claimed steps.
+   * Slots the claim did not fill may be what another namespace's loop is waiting for (it found
+   * the buffer fully reserved), so they ring the loops like space freed by next() does.
+   */
+  unreserve(count: number, filled: number): void {
     this.reserved -= count;
+    if (filled < count) this.events.onSpace();
   }
 
   /**

@@ -1,0 +1,53 @@
+/**
+ * The readiness checks, as pure functions of what was measured, so each rule can be tested on
+ * its own. A service is ready only when every check passes: it runs (not starting, draining or
+ * stopped), its database answers, its event loop was not blocked past the threshold within the
+ * lag window, and, for a worker, its claim loop is turning.
+ */
+import type { CheckResult, DatabaseStatus } from './health-types.ts';
+
+/** The service is running: a starting, draining or stopped service takes no new work. */
+export function stateCheck(state: string): CheckResult {
+  return state === 'running'
+    ? { name: 'state', ok: true, message: 'running' }
+    : { name: 'state', ok: false, message: state === 'stopping' ? 'draining: no new work is taken' : `the service is ${state}` };
+}
+
+export function databaseCheck(status: DatabaseStatus): CheckResult {
+  return status.reachable
+    ? { name: 'database', ok: true, message: `reachable (${status.latencyMs} ms)` }
+    : { name: 'database', ok: false, message: `unreachable: ${status.error ?? 'no answer'}` };
+}
+
+/** The loop must not have been blocked longer than `thresholdMs` within the lag window. */
+export function eventLoopCheck(maxLagMs: number, thresholdMs: number): CheckResult {
+  const lag = Math.round(maxLagMs);
+  return maxLagMs <= thresholdMs
+    ? { name: 'event_loop', ok: true, message: `largest lag ${lag} ms (limit ${thresholdMs} ms)` }
+    : { name: 'event_loop', ok: false, message: `blocked for ${lag} ms (limit ${thresholdMs} ms)` };
+}
+
+export interface ClaimLoopFacts {
+  /** The worker's state: only a running worker's loop must turn. */
+  state: string;
+  /** Since the loop last finished a claim round (or stopped waiting for a slot). */
+  ageMs: number;
+  /** Every slot busy: the loop waits for one by design. */
+  waitingForSlot: boolean;
+  /** Longest a running loop may go without a round. */
+  stallMs: number;
+}
+
+/**
+ * A running worker whose claim loop finished no round for `stallMs` while a slot was free is
+ * stalled: it holds a place in the deployment but takes no work. Each round ends within a
+ * second when healthy (next() waits at most that long), so the limit is many rounds long.
+ */
+export function claimLoopCheck(facts: ClaimLoopFacts): CheckResult {
+  const seconds = (facts.ageMs / 1000).toFixed(1);
+  if (facts.state !== 'running') return { name: 'claim_loop', ok: true, message: `not claiming: the worker is ${facts.state}` };
+  if (facts.waitingForSlot) return { name: 'claim_loop', ok: true, message: 'every slot is busy; waiting for one to free' };
+  return facts.ageMs <= facts.stallMs
+    ? { name: 'claim_loop', ok: true, message: `last round ${seconds} s ago` }
+    : { name: 'claim_loop', ok: false, message: `stalled: no claim round for ${seconds} s (limit ${(facts.stallMs / 1000).toFixed(1)} s)` };
+}

@@ -1,0 +1,84 @@
+/**
+ * Starts a service's REST and gRPC servers together. The gRPC server hosts tasker.v1.HealthService,
+ * the standard grpc.health.v1.Health, and whatever else the service adds (the orchestrator's
+ * TaskService). Either server may be off; if the second cannot start, the first is closed again,
+ * so a failed start leaves no port taken.
+ */
+import type { ConnectRouter } from '@connectrpc/connect';
+import { Health } from '../gen/grpc/health/v1/health_pb.ts';
+import { HealthService } from '../gen/tasker/v1/health_pb.ts';
+import type { ListenerConfig } from '../config/types.ts';
+import { healthServiceImpl } from './grpc/health-service.ts';
+import { standardHealthImpl } from './grpc/standard-health.ts';
+import { startGrpcServer } from './grpc-server.ts';
+import type { HealthSource } from './health-types.ts';
+import type { ListenAddress, RunningServer } from './listen.ts';
+import { startRestServer } from './rest-server.ts';
+
+/** Where a service's servers listen; null for a server that is off. */
+export interface ServerAddresses {
+  web: ListenAddress | null;
+  grpc: ListenAddress | null;
+}
+
+/** `{ rest: 'host:port', grpc: 'host:port' }` for the `started` log line, which is how a parent process learns a port 0 choice. */
+export function serverFields(addresses: ServerAddresses): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (addresses.web !== null) fields['rest'] = `${addresses.web.host}:${addresses.web.port}`;
+  if (addresses.grpc !== null) fields['grpc'] = `${addresses.grpc.host}:${addresses.grpc.port}`;
+  return fields;
+}
+
+export interface HealthServers {
+  readonly addresses: ServerAddresses;
+  close(): Promise<void>;
+}
+
+export interface StartServersOptions {
+  source: HealthSource;
+  web: ListenerConfig | undefined;
+  grpc: ListenerConfig | undefined;
+  /** The config section, for error messages: `worker` or `orchestration`. */
+  section: 'worker' | 'orchestration';
+  /** More gRPC services, and their full names (for grpc.health.v1 checks by service name). */
+  services?: { register: (router: ConnectRouter) => void; names: readonly string[] };
+}
+
+export async function startHealthServers(options: StartServersOptions): Promise<HealthServers> {
+  const { source, web, grpc, section } = options;
+  const closing = new AbortController();
+  const variable = section.toUpperCase();
+  let rest: RunningServer | undefined;
+  let rpc: RunningServer | undefined;
+  try {
+    if (web !== undefined) {
+      rest = await startRestServer(source, {
+        host: web.host,
+        port: web.port,
+        setting: `${section}.web.port (TASKER_${variable}_WEB_PORT)`,
+        what: `${section} REST server`,
+      });
+    }
+    if (grpc !== undefined) {
+      const names = [HealthService.typeName, ...(options.services?.names ?? [])];
+      rpc = await startGrpcServer(
+        (router) => {
+          router.service(HealthService, healthServiceImpl(source));
+          router.service(Health, standardHealthImpl(source, { services: names, closing: closing.signal }));
+          options.services?.register(router);
+        },
+        { host: grpc.host, port: grpc.port, setting: `${section}.grpc.port (TASKER_${variable}_GRPC_PORT)`, what: `${section} gRPC server` },
+      );
+    }
+  } catch (error) {
+    await rest?.close();
+    throw error;
+  }
+  return {
+    addresses: { web: rest?.address ?? null, grpc: rpc?.address ?? null },
+    close: async () => {
+      closing.abort();
+      await Promise.all([rest?.close(), rpc?.close()]);
+    },
+  };
+}
