@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'sdk/test/**/*.test.ts'],
+    // 100,000 cycles per binding take minutes and want the cores to themselves: `npm run test:leak`.
+    exclude: ['**/node_modules/**', 'test/binding/leak-check.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 60_000,

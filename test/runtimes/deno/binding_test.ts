@@ -5,43 +5,16 @@
  * vitest's `*.test.ts`). One PostgreSQL server and migrated template serve the whole run: the
  * first test prepares it, the last releases it. A binding that cannot be loaded fails its tests.
  *
- * Deno's own types are not visible to `tsc -p tsconfig.test.json` (Node types), so the little of
- * `Deno.test` used here is declared below.
+ * Deno's own types are not visible to `tsc -p tsconfig.test.json` (Node types); deno-test.ts
+ * declares the little of `Deno.test` used here.
  */
 import { bindingCases } from '../../binding/cases.ts';
 import { DEFAULT_CASE_TIMEOUT_MS, releaseSharedTestServer, runBindingCase, sharedTestServer } from '../../binding/harness.ts';
 import { assertEveryEnvelopeFreed, bindingForTest, bindingsUnderTest } from '../bindings.ts';
-
-/** The members of a `Deno.test` definition used here. */
-interface DenoTestDefinition {
-  name: string;
-  fn: () => Promise<void>;
-  /** Cores, pools and the embedded server keep timers and sockets across tests on purpose. */
-  sanitizeOps?: boolean;
-  sanitizeResources?: boolean;
-}
-
-const { Deno } = globalThis as unknown as { Deno: { test(definition: DenoTestDefinition): void } };
+import { register, within } from './deno-test.ts';
 
 /** Starting the embedded server and migrating the template can take a while on a cold machine. */
 const SETUP_TIMEOUT_MS = 180_000;
-
-/** Deno.test has no timeout: fail the test when `body` has not settled after `ms`. */
-async function within(ms: number, what: string, body: () => Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeUp = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([body(), timeUp]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function register(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
-}
 
 register('prepare the test server', () =>
   within(SETUP_TIMEOUT_MS, 'preparing the test server', async () => {
