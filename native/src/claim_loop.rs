@@ -43,6 +43,12 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
                 if accepted.buffered > 0 || accepted.replaced > 0 {
                     shared.steps_ready.notify_waiters();
                 }
+                if accepted.buffered < want {
+                    // Slots reserved and left unfilled may be what another namespace's loop
+                    // waits for (it found the buffer fully reserved): ring it, as next() does
+                    // when it frees room. Without this it waited for the next heartbeat.
+                    shared.room_freed.notify_waiters();
+                }
                 if read >= want {
                     // The queue may hold more: claim again as soon as there is room.
                     continue;
@@ -53,6 +59,7 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
             }
             Err(error) => {
                 lock(&shared.book).unreserve(want);
+                shared.room_freed.notify_waiters();
                 // Connection losses are expected and counted; anything else (e.g. a namespace
                 // nobody registered a template in yet, TK006) deserves one line until it clears.
                 if error.code != codes::DB_CONNECTION_FAILED && !warned {
