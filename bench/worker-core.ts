@@ -8,7 +8,8 @@
  *   deno run -A bench/worker-core.ts --binding pg
  *
  * Options: --tasks N (throughput, default 20000), --round-trips N (default 2000), --concurrency N
- * (handler slots during the throughput run, default 10). It prints one JSON line with the figures
+ * (handler slots during the throughput run, default 10), --only echo,rt1,rt50,tp (run only these
+ * parts; default all). It prints one JSON line with the figures
  * and the command; bench/run-all.mjs runs every runtime × binding and records the table.
  * PostgreSQL: DATABASE_URL, else the embedded server; a throwaway database is created and dropped.
  */
@@ -23,8 +24,10 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '20000' },
     'round-trips': { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '10' },
+    only: { type: 'string', default: 'echo,rt1,rt50,tp' },
   },
 });
+const parts = new Set(values.only.split(','));
 const tasks = Number(values.tasks);
 const roundTrips = Number(values['round-trips']);
 const concurrency = Number(values.concurrency);
@@ -99,24 +102,38 @@ try {
   await runMigrations({ databaseUrl: url, mode: 'standard' });
   const binding = await loadBinding(values.binding);
   const result: Record<string, number | string> = { runtime: runtime(), binding: binding.name };
-  result['echo_us'] = Number((await crossing(binding, 10_000)).toFixed(2));
+  if (parts.has('echo')) result['echo_us'] = Number((await crossing(binding, 10_000)).toFixed(2));
 
-  await createTasks(pool, 'bench_rt1', roundTrips);
-  let core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_rt1'], batchSize: 1, prefetch: 1 });
-  result['round_trip_batch1_us'] = Math.round(await roundTrip(core, roundTrips, 1));
-  await core.drain(5000);
+  if (parts.has('rt1')) {
+    await createTasks(pool, 'bench_rt1', roundTrips);
+    const core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_rt1'], batchSize: 1, prefetch: 1 });
+    result['round_trip_batch1_us'] = Math.round(await roundTrip(core, roundTrips, 1));
+    await core.drain(5000);
+  }
 
-  await createTasks(pool, 'bench_rt50', roundTrips);
-  core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_rt50'], batchSize: 50, prefetch: 100 });
-  result['round_trip_batch50_us'] = Math.round(await roundTrip(core, roundTrips, 50));
-  await core.drain(5000);
+  if (parts.has('rt50')) {
+    await createTasks(pool, 'bench_rt50', roundTrips);
+    const core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_rt50'], batchSize: 50, prefetch: 100 });
+    result['round_trip_batch50_us'] = Math.round(await roundTrip(core, roundTrips, 50));
+    await core.drain(5000);
+  }
 
-  await createTasks(pool, 'bench_tp', tasks);
-  core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_tp'] });
-  result['throughput_steps_per_s'] = Math.round(await throughput(core, tasks, concurrency));
-  result['tasks'] = tasks;
-  result['concurrency'] = concurrency;
-  await core.drain(5000);
+  if (parts.has('tp')) {
+    await createTasks(pool, 'bench_tp', tasks);
+    const core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_tp'] });
+    // CPU of this process (every thread: JS, the native core's, libuv's) per step: what the
+    // binding costs the machine besides PostgreSQL's own work.
+    const cpu = process.cpuUsage();
+    result['throughput_steps_per_s'] = Math.round(await throughput(core, tasks, concurrency));
+    const used = process.cpuUsage(cpu);
+    result['client_cpu_us_per_step'] = Math.round((used.user + used.system) / tasks);
+    result['tasks'] = tasks;
+    result['concurrency'] = concurrency;
+    const stats = core.stats();
+    result['claim_round_trips'] = stats.claimRoundTrips;
+    result['report_round_trips'] = stats.reportRoundTrips;
+    await core.drain(5000);
+  }
   console.log(JSON.stringify(result));
 } finally {
   await pool.end();

@@ -10,6 +10,22 @@ export declare class NativeWorkerCore {
    * for the first; `[]` on timeout or when draining.
    */
   next(max: number, timeoutMs: number): Promise<string>
+  /**
+   * The steps buffered now (up to `max`) as a JSON array, `[]` when there are none: what
+   * `next(max, 0)` answers, but synchronous, so a busy worker takes its steps without a
+   * thread hop (and the steps of one JS turn are taken, and reported, together).
+   */
+  takeNow(max: number): string
+  /**
+   * Resolves with true as soon as claimed steps are buffered (take them with `takeNow`), false
+   * when `timeoutMs` passes or the core is draining. Takes no step.
+   */
+  waitForSteps(timeoutMs: number): Promise<boolean>
+  /**
+   * Commits a JSON array of `StepReport`s together; resolves with a JSON array of their
+   * envelopes in order (`{"ok":true,"value":ReportResult}` or `{"ok":false,"error":…}`).
+   */
+  reportMany(reportsJson: string): Promise<string>
   /** Commits a `StepReport` JSON; resolves with the `ReportResult` JSON. */
   report(reportJson: string): Promise<string>
   /** Step ids whose handlers should stop, learned from heartbeats since the last call. */

@@ -29,11 +29,20 @@
  * sqlState), use after drain (CORE_CLOSED), and a caught panic (PANIC).
  *
  * THREADS. All functions may be called from any thread, concurrently. tasker_core_create,
- * tasker_core_next (with timeout_ms > 0), tasker_core_report and tasker_core_drain block their
- * calling thread (create while connecting, next until a step or the timeout, report until the
- * report is committed, drain up to timeout_ms plus a short grace): call them off the JS thread
- * (koffi `.async`, Deno `nonblocking: true`, a Bun worker). Do not call them from a callback
- * running on the core's own threads. The others return at once.
+ * tasker_core_next (with timeout_ms > 0), tasker_core_report, tasker_core_completions (with
+ * timeout_ms > 0) and tasker_core_drain block their calling thread (create while connecting, next
+ * until a step or the timeout, report until the report is committed, completions until a result
+ * or the timeout, drain up to timeout_ms plus a short grace): call them off the JS thread (koffi
+ * `.async`, Deno `nonblocking: true`, a Bun worker). Do not call them from a callback running on
+ * the core's own threads. The others return at once.
+ *
+ * COMPLETION QUEUE. A blocking call per report takes a thread per report in flight, and a caller
+ * that can spare only a few threads (koffi keeps libuv's pool for file and DNS work) then caps
+ * how many reports the core can commit together. tasker_core_report_submit and
+ * tasker_core_wait_submit return at once; their results come back, each under the caller's
+ * ticket, from tasker_core_completions, which one thread can call in a loop for any number of
+ * outstanding operations. A ticket is any uint64_t the caller chooses (it is only echoed back).
+ * Results are kept until collected; tasker_core_drain's answer carries those nobody collected.
  *
  * VALUES. JSON with the field names of the TypeScript types in sdk/src/binding/types.ts and
  * sdk/src/protocol/types.ts; timestamps are ISO-8601 strings, message ids numbers.
@@ -60,6 +69,26 @@ char *tasker_core_next(uint64_t handle, uint32_t max, uint32_t timeout_ms);
  * value: ReportResult. */
 char *tasker_core_report(uint64_t handle, const char *report_json);
 
+/* Queues reports for commit and returns at once. `reports_json` is a JSON array of
+ * {"ticket": n, "report": StepReport}; the reports of one call are queued together (so they can
+ * share a round trip). value: how many were queued. Each report's ReportResult comes back from
+ * tasker_core_completions under its ticket, or its error (e.g. PROTOCOL_ARGUMENT_INVALID for a
+ * report the core refuses, CORE_CLOSED if the core closes first). A malformed array (invalid
+ * JSON, an element without a ticket or a report), an unknown handle or a closed core is an error
+ * envelope, and then nothing was queued. */
+char *tasker_core_report_submit(uint64_t handle, const char *reports_json);
+
+/* Starts waiting for claimed steps and returns at once. Under `ticket`, tasker_core_completions
+ * later answers true as soon as steps are buffered (take them with tasker_core_next(handle, max,
+ * 0)), false when `timeout_ms` passes or the core is draining. Takes no step. value: null. */
+char *tasker_core_wait_submit(uint64_t handle, uint64_t ticket, uint32_t timeout_ms);
+
+/* Results of submitted operations, oldest first: up to `max` (at least 1), waiting up to
+ * `timeout_ms` for the first. value: [{"ticket": n, "ok": true, "value": ...} |
+ * {"ticket": n, "ok": false, "error": {...}}, ...], [] on timeout. Once the core has closed it
+ * answers what is left at once, then CORE_CLOSED. */
+char *tasker_core_completions(uint64_t handle, uint32_t max, uint32_t timeout_ms);
+
 /* Step ids whose handlers should stop, learned from heartbeats since the last call.
  * value: ["step id", ...]. */
 char *tasker_core_take_aborted(uint64_t handle);
@@ -68,7 +97,9 @@ char *tasker_core_take_aborted(uint64_t handle);
 char *tasker_core_stats(uint64_t handle);
 
 /* Stops claiming, releases buffered steps, waits up to `timeout_ms` for in-flight steps to be
- * reported, closes every connection, and frees the handle. value: DrainResult. */
+ * reported, closes every connection, and frees the handle. value: DrainResult, plus
+ * "completions": [...] (as tasker_core_completions answers them) when results of submitted
+ * operations were never collected. */
 char *tasker_core_drain(uint64_t handle, uint32_t timeout_ms);
 
 /* Crosses the boundary and back. value: the payload, as a JSON string. */

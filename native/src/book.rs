@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// One lease, as `extend_leases` / `release_leases` want it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,15 @@ pub struct ClaimedStep {
     pub lease: Lease,
     pub namespace: Arc<str>,
     pub json: String,
+    /// When the claim returned it (for the profile's buffer wait).
+    pub claimed_at: Instant,
+}
+
+/// A step handed out by `take`.
+#[derive(Debug)]
+pub struct Handed {
+    pub json: String,
+    pub claimed_at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +40,8 @@ struct InFlight {
     attempt: i32,
     delivery: i32,
     namespace: Arc<str>,
+    /// When it was handed out (for the profile's time in flight).
+    handed_at: Instant,
     /// Already put in the abort set for this delivery (so it is reported once, not on every
     /// heartbeat).
     abort_signalled: bool,
@@ -98,12 +110,26 @@ impl Book {
     /// Reserves buffer room for a claim of up to `want` steps: `min(want, prefetch − buffered −
     /// reserved)`. The caller must hand the reservation back with `accept` or `unreserve`.
     pub fn reserve(&mut self, want: usize) -> usize {
-        let room = self
-            .prefetch
-            .saturating_sub(self.buffer.len() + self.reserved);
-        let granted = want.min(room);
+        let granted = want.min(self.room());
         self.reserved += granted;
         granted
+    }
+
+    /// Buffer slots neither filled nor promised to a claim under way.
+    pub fn room(&self) -> usize {
+        self.prefetch
+            .saturating_sub(self.buffer.len() + self.reserved)
+    }
+
+    /// Reserves room for a full claim of `batch` steps (of `prefetch` when that is smaller), or
+    /// nothing while less room is free (why: claim_loop.rs, `wait_for_room`). Waiting for a
+    /// whole batch costs no handler anything: the rest of the buffer is still there to hand out.
+    pub fn reserve_full(&mut self, batch: usize) -> usize {
+        let full = batch.min(self.prefetch);
+        if full == 0 || self.room() < full {
+            return 0;
+        }
+        self.reserve(full)
     }
 
     pub fn unreserve(&mut self, reserved: usize) {
@@ -138,9 +164,8 @@ impl Book {
         accepted
     }
 
-    /// Hands out up to `max` buffered steps (FIFO); they are in flight from now on. Returns
-    /// their JSON.
-    pub fn take(&mut self, max: usize) -> Vec<String> {
+    /// Hands out up to `max` buffered steps (FIFO); they are in flight from `now` on.
+    pub fn take(&mut self, max: usize, now: Instant) -> Vec<Handed> {
         let count = max.min(self.buffer.len());
         let mut out = Vec::with_capacity(count);
         for step in self.buffer.drain(..count) {
@@ -150,12 +175,24 @@ impl Book {
                     attempt: step.lease.attempt,
                     delivery: step.lease.delivery,
                     namespace: step.namespace,
+                    handed_at: now,
                     abort_signalled: false,
                 },
             );
-            out.push(step.json);
+            out.push(Handed {
+                json: step.json,
+                claimed_at: step.claimed_at,
+            });
         }
         out
+    }
+
+    /// When the step in flight under `(step_id, attempt)` was handed out.
+    pub fn handed_at(&self, step_id: &str, attempt: i32) -> Option<Instant> {
+        self.in_flight
+            .get(step_id)
+            .filter(|f| f.attempt == attempt)
+            .map(|f| f.handed_at)
     }
 
     /// Every lease held: buffered and in flight (what a heartbeat extends).
@@ -252,6 +289,7 @@ mod tests {
             },
             namespace: Arc::from("ns"),
             json: format!(r#"{{"stepId":"{id}","delivery":{delivery}}}"#),
+            claimed_at: Instant::now(),
         }
     }
 
@@ -281,14 +319,37 @@ mod tests {
     }
 
     #[test]
+    fn full_reservations_wait_for_a_whole_batch_of_room() {
+        let mut book = Book::new(20);
+        assert_eq!(book.reserve_full(10), 10);
+        book.accept(10, (0..10).map(|i| step(&format!("s{i}"), 1, 1)).collect());
+        assert_eq!(book.reserve_full(10), 10, "10 buffered, 10 free");
+        assert_eq!(book.reserve_full(10), 0, "no room left");
+        book.unreserve(10);
+        book.accept(0, (10..15).map(|i| step(&format!("s{i}"), 1, 1)).collect());
+        assert_eq!(
+            book.reserve_full(10),
+            0,
+            "15 buffered: 5 free is not a batch"
+        );
+        book.take(5, Instant::now());
+        assert_eq!(book.reserve_full(10), 10);
+        // A prefetch smaller than the batch: the full claim is the prefetch.
+        let mut small = Book::new(3);
+        assert_eq!(small.reserve_full(10), 3);
+        assert_eq!(small.reserve_full(10), 0);
+        assert_eq!(Book::new(0).reserve_full(10), 0);
+    }
+
+    #[test]
     fn take_moves_steps_in_flight_in_order() {
         let mut book = Book::new(10);
         book.accept(0, vec![step("a", 1, 1), step("b", 1, 1), step("c", 1, 1)]);
-        let taken = book.take(2);
+        let taken = book.take(2, Instant::now());
         assert_eq!(taken.len(), 2);
-        assert!(taken[0].contains("\"a\"") && taken[1].contains("\"b\""));
+        assert!(taken[0].json.contains("\"a\"") && taken[1].json.contains("\"b\""));
         assert_eq!((book.buffered(), book.in_flight()), (1, 2));
-        assert_eq!(book.take(0).len(), 0);
+        assert_eq!(book.take(0, Instant::now()).len(), 0);
         assert_eq!(book.leases().len(), 3);
     }
 
@@ -296,7 +357,7 @@ mod tests {
     fn a_step_in_flight_is_adopted_not_handed_out_again() {
         let mut book = Book::new(10);
         book.accept(0, vec![step("a", 1, 1)]);
-        book.take(1);
+        book.take(1, Instant::now());
         let accepted = book.accept(0, vec![step("a", 1, 2)]);
         assert_eq!(accepted.adopted, 1);
         assert_eq!(book.buffered(), 0);
@@ -323,7 +384,9 @@ mod tests {
         let accepted = book.accept(0, vec![step("a", 1, 2)]);
         assert_eq!(accepted.replaced, 1);
         assert_eq!(book.buffered(), 1);
-        assert!(book.take(5)[0].contains("\"delivery\":2"));
+        assert!(book.take(5, Instant::now())[0]
+            .json
+            .contains("\"delivery\":2"));
     }
 
     #[test]
@@ -333,7 +396,7 @@ mod tests {
             0,
             vec![step("run", 1, 1), step("wait", 1, 1), step("ok", 1, 1)],
         );
-        book.take(1); // "run" is in flight
+        book.take(1, Instant::now()); // "run" is in flight
         let effect = book.apply_heartbeat(&[
             ext("run", 1, 1, true, true),
             ext("wait", 1, 1, false, true),
@@ -364,7 +427,7 @@ mod tests {
     fn heartbeat_rows_for_an_old_lease_are_ignored() {
         let mut book = Book::new(10);
         book.accept(0, vec![step("a", 1, 1)]);
-        book.take(1);
+        book.take(1, Instant::now());
         book.accept(0, vec![step("a", 1, 2)]); // adopted delivery 2
         let effect = book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
         assert_eq!(effect.aborted, 0);
@@ -375,7 +438,7 @@ mod tests {
     fn finish_only_ends_the_attempt_reported() {
         let mut book = Book::new(10);
         book.accept(0, vec![step("a", 2, 1)]);
-        book.take(1);
+        book.take(1, Instant::now());
         assert!(
             !book.finish("a", 1),
             "a stale report for attempt 1 leaves attempt 2 running"
@@ -390,7 +453,7 @@ mod tests {
     fn finishing_clears_an_unread_abort() {
         let mut book = Book::new(10);
         book.accept(0, vec![step("a", 1, 1)]);
-        book.take(1);
+        book.take(1, Instant::now());
         book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
         book.finish("a", 1);
         assert!(book.take_aborted().is_empty());
@@ -400,7 +463,7 @@ mod tests {
     fn drain_buffer_empties_it() {
         let mut book = Book::new(10);
         book.accept(0, vec![step("a", 1, 1), step("b", 1, 1)]);
-        book.take(1);
+        book.take(1, Instant::now());
         let drained = book.drain_buffer();
         assert_eq!(drained.len(), 1);
         assert_eq!(drained[0].lease.step_id, "b");

@@ -10,6 +10,7 @@
 //!   error envelopes;
 //! - panics are caught here and become `PANIC` error envelopes instead of unwinding into C.
 
+use crate::completion;
 use crate::core::{drain_json, unknown_handle, Core};
 use crate::envelope;
 use crate::error::{codes, CoreError};
@@ -141,6 +142,55 @@ pub unsafe extern "C" fn tasker_core_report(
     })
 }
 
+/// Queues reports and returns at once. `reports_json` is a JSON array of
+/// `{"ticket": n, "report": StepReport}`; each report's `ReportResult` (or its refusal) comes
+/// back from `tasker_core_completions` under its ticket. Value: how many were queued. A
+/// malformed array, an unknown handle or a closed core is an error envelope, and then nothing
+/// was queued. Does not block.
+///
+/// # Safety
+/// `reports_json` is NULL or a NUL-terminated string valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn tasker_core_report_submit(
+    handle: u64,
+    reports_json: *const c_char,
+) -> *mut c_char {
+    boundary(|| {
+        // SAFETY: forwarded from this function's contract.
+        let json = unsafe { read_str(reports_json, "reports_json") }?;
+        let queued = core(handle)?.submit_reports(json)?;
+        Ok(queued.to_string())
+    })
+}
+
+/// Starts waiting for claimed steps and returns at once: `true` comes back from
+/// `tasker_core_completions` under `ticket` as soon as steps are buffered (take them with
+/// `tasker_core_next(handle, max, 0)`), `false` when `timeout_ms` passes or the core is
+/// draining. No step is taken by the wait. Value: null. Does not block.
+#[no_mangle]
+pub extern "C" fn tasker_core_wait_submit(
+    handle: u64,
+    ticket: u64,
+    timeout_ms: u32,
+) -> *mut c_char {
+    boundary(|| {
+        core(handle)?.submit_wait(ticket, timeout_ms)?;
+        Ok("null".to_owned())
+    })
+}
+
+/// Results of submitted operations: up to `max` (at least 1), waiting up to `timeout_ms` for the
+/// first. Value: `[{"ticket": n, "ok": true, "value": …} | {"ticket": n, "ok": false,
+/// "error": …}]`, `[]` on timeout. After the core closed it answers what is left, then
+/// `CORE_CLOSED`. Blocks the calling thread.
+#[no_mangle]
+pub extern "C" fn tasker_core_completions(handle: u64, max: u32, timeout_ms: u32) -> *mut c_char {
+    boundary(|| {
+        let core = core(handle)?;
+        runtime::shared()?.block_on(core.completions(max, timeout_ms))
+    })
+}
+
 /// Step ids whose handlers should stop. Value: `["step id", …]`. Does not block.
 #[no_mangle]
 pub extern "C" fn tasker_core_take_aborted(handle: u64) -> *mut c_char {
@@ -165,7 +215,18 @@ pub extern "C" fn tasker_core_drain(handle: u64, timeout_ms: u32) -> *mut c_char
         let result = runtime::shared()?.block_on(core.drain(timeout_ms));
         // Removed only now: handlers finishing during the drain still report through it.
         CORES.remove(handle);
-        Ok(drain_json(&result))
+        // Results nobody collected yet would be lost with the handle: they travel with this
+        // answer instead.
+        let left = core.take_completions();
+        if left.is_empty() {
+            return Ok(drain_json(&result));
+        }
+        Ok(format!(
+            r#"{{"abandoned":{},"released":{},"completions":{}}}"#,
+            result.abandoned,
+            result.released,
+            completion::render(left)
+        ))
     })
 }
 
@@ -274,6 +335,26 @@ mod tests {
         );
         assert_eq!(
             error_code(&take(unsafe { tasker_core_report(42, c"{}".as_ptr()) })),
+            codes::UNKNOWN_HANDLE
+        );
+        assert_eq!(
+            error_code(&take(unsafe {
+                tasker_core_report_submit(42, std::ptr::null())
+            })),
+            codes::NULL_POINTER
+        );
+        assert_eq!(
+            error_code(&take(unsafe {
+                tasker_core_report_submit(42, c"[]".as_ptr())
+            })),
+            codes::UNKNOWN_HANDLE
+        );
+        assert_eq!(
+            error_code(&take(tasker_core_wait_submit(42, 1, 0))),
+            codes::UNKNOWN_HANDLE
+        );
+        assert_eq!(
+            error_code(&take(tasker_core_completions(42, 10, 0))),
             codes::UNKNOWN_HANDLE
         );
     }

@@ -6,6 +6,7 @@ use crate::backoff::Backoff;
 use crate::config::Mode;
 use crate::error::codes;
 use crate::log;
+use crate::profile::micros;
 use crate::shared::{lock, Shared, Wake};
 use crate::stats::add;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
         let Some(want) = wait_for_room(&shared).await else {
             return;
         };
+        let started = Instant::now();
         let result = shared
             .db
             .claim(
@@ -36,17 +38,20 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
                 backoff.reset();
                 warned = false;
                 let read = batch.read();
+                let profile = &shared.profile;
+                profile.record(&profile.claim_round_trip, micros(started.elapsed()));
+                profile.record(&profile.claim_size, batch.claimed.len() as u64);
                 add(&shared.counters.claimed, batch.claimed.len());
                 add(&shared.counters.discarded, batch.discarded);
                 add(&shared.counters.deferred, batch.deferred);
+                let arrived = batch.claimed.len();
                 let accepted = lock(&shared.book).accept(want, batch.claimed);
                 if accepted.buffered > 0 || accepted.replaced > 0 {
                     shared.steps_ready.notify_waiters();
                 }
-                if accepted.buffered < want {
-                    // Slots reserved and left unfilled may be what another namespace's loop
-                    // waits for (it found the buffer fully reserved): ring it, as next() does
-                    // when it frees room. Without this it waited for the next heartbeat.
+                if arrived < want {
+                    // Reserved room this claim did not fill: another namespace's loop may be
+                    // waiting for it.
                     shared.room_freed.notify_waiters();
                 }
                 if read >= want {
@@ -78,7 +83,11 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
     }
 }
 
-/// Reserves room for the next claim, waiting while the buffer is full. None when draining.
+/// Reserves room for the next claim, waiting until a whole batch fits (`Book::reserve_full`).
+/// Handlers take their steps one at a time (one turn of the JS thread takes several within
+/// microseconds) and this loop runs on its own thread: claiming whatever room the first take
+/// freed would claim about one step per round trip, and each claim is a commit. None when
+/// draining.
 async fn wait_for_room(shared: &Shared) -> Option<usize> {
     let batch = shared.config.batch_size as usize;
     loop {
@@ -89,7 +98,7 @@ async fn wait_for_room(shared: &Shared) -> Option<usize> {
         if shared.stop_claiming.is_cancelled() {
             return None;
         }
-        let granted = lock(&shared.book).reserve(batch);
+        let granted = lock(&shared.book).reserve_full(batch);
         if granted > 0 {
             return Some(granted);
         }

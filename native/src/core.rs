@@ -13,19 +13,21 @@ use crate::db::Db;
 use crate::error::{codes, CoreError};
 use crate::heartbeat;
 use crate::listener;
-use crate::report::Report;
+use crate::profile::{micros, Profile};
 use crate::reporter;
-use crate::shared::{lock, Pending, ReportQueue, Shared, Wake};
+use crate::shared::{lock, ReportQueue, Shared, Wake};
 use crate::stats::{add, Counters};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{oneshot, Notify, OnceCell};
+use tokio::sync::{Notify, OnceCell};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
+
+mod intake;
 
 /// What `drain()` did (`DrainResult`).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -40,6 +42,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Core {
     shared: Arc<Shared>,
+    /// The runtime the core's tasks run on (where `submit_wait` waits).
+    runtime: tokio::runtime::Handle,
     claim_loops: Mutex<Vec<JoinHandle<()>>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     drained: OnceCell<DrainResult>,
@@ -75,7 +79,9 @@ impl Core {
             binding,
             db,
             counters,
+            profile: Profile::from_env(),
             reports: Mutex::new(ReportQueue::default()),
+            completions: Default::default(),
             steps_ready: Notify::new(),
             room_freed: Notify::new(),
             report_queued: Notify::new(),
@@ -102,6 +108,7 @@ impl Core {
         }
         Ok(Self {
             shared,
+            runtime: tokio::runtime::Handle::current(),
             claim_loops: Mutex::new(claim_loops),
             background: Mutex::new(background),
             drained: OnceCell::new(),
@@ -115,19 +122,24 @@ impl Core {
     /// Up to `max` buffered steps as a JSON array, as soon as at least one is there; `[]` when
     /// `timeout_ms` passes or the core is draining.
     pub async fn next(&self, max: u32, timeout_ms: u32) -> String {
-        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(u64::from(timeout_ms));
+        let mut waited = false;
         loop {
             let ready = self.shared.steps_ready.notified();
             tokio::pin!(ready);
             // Registered before looking, so steps arriving between the look and the wait wake us.
             ready.as_mut().enable();
+            if let Some(steps) = self.take_buffered(max) {
+                if waited {
+                    let profile = &self.shared.profile;
+                    profile.record(&profile.next_wait, micros(started.elapsed()));
+                }
+                return steps;
+            }
+            waited = true;
             if self.draining() || max == 0 {
                 return "[]".to_owned();
-            }
-            let steps = lock(&self.shared.book).take(max as usize);
-            if !steps.is_empty() {
-                self.shared.room_freed.notify_waiters();
-                return json_array(&steps);
             }
             tokio::select! {
                 _ = ready => {}
@@ -137,21 +149,57 @@ impl Core {
         }
     }
 
-    /// Queues a report and resolves with its `ReportResult` JSON once committed.
-    pub async fn report(&self, report_json: &str) -> Result<String, CoreError> {
-        let report = Report::parse(report_json)?;
-        let (reply, result) = oneshot::channel();
-        {
-            // Checked under the queue's lock: the flusher empties the queue under it after the
-            // core closes, so no report can slip in behind that and wait for ever.
-            let mut reports = lock(&self.shared.reports);
-            if self.shared.closed.load(Ordering::Acquire) {
-                return Err(CoreError::closed());
-            }
-            reports.queue.push_back(Pending { report, reply });
+    /// What `next(max, 0)` answers, without waiting or leaving the calling thread: the buffered
+    /// steps (`[]` when there are none or the core is draining). The napi face calls it on the
+    /// JS thread, so a busy worker gets its steps without a thread hop.
+    pub fn take_now(&self, max: u32) -> String {
+        self.take_buffered(max).unwrap_or_else(|| "[]".to_owned())
+    }
+
+    /// Takes up to `max` buffered steps; None when there are none (or draining).
+    fn take_buffered(&self, max: u32) -> Option<String> {
+        if self.draining() || max == 0 {
+            return None;
         }
-        self.shared.report_queued.notify_one();
-        result.await.unwrap_or_else(|_| Err(CoreError::closed()))
+        let now = std::time::Instant::now();
+        let steps = lock(&self.shared.book).take(max as usize, now);
+        if steps.is_empty() {
+            return None;
+        }
+        self.shared.room_freed.notify_waiters();
+        let profile = &self.shared.profile;
+        if profile.enabled {
+            for step in &steps {
+                profile.record(&profile.buffer_wait, micros(now - step.claimed_at));
+            }
+        }
+        let texts: Vec<String> = steps.into_iter().map(|s| s.json).collect();
+        Some(json_array(&texts))
+    }
+
+    /// Waits until claimed steps are buffered (true) or `timeout_ms` passes or the core is
+    /// draining (false), without taking any: the adapters take them with `take_now` on the JS
+    /// thread, so every handler slot waiting in one process is served in the same turn by one
+    /// wake-up (and their reports then share a round trip), and no step is ever taken for a
+    /// caller that has stopped waiting.
+    pub async fn wait_for_steps(&self, timeout_ms: u32) -> bool {
+        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
+        loop {
+            let ready = self.shared.steps_ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            if self.draining() {
+                return false;
+            }
+            if lock(&self.shared.book).buffered() > 0 {
+                return true;
+            }
+            tokio::select! {
+                _ = ready => {}
+                _ = tokio::time::sleep_until(deadline) => return false,
+                _ = self.shared.stop_claiming.cancelled() => return false,
+            }
+        }
     }
 
     /// Step ids whose handlers should stop, learned from heartbeats since the last call.
@@ -212,6 +260,9 @@ impl Core {
         }
         let abandoned = lock(&shared.book).in_flight();
         self.close().await;
+        if shared.profile.enabled {
+            eprint!("{}", shared.profile.report(&shared.config.worker_id));
+        }
         DrainResult {
             abandoned,
             released,

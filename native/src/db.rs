@@ -260,6 +260,7 @@ impl Db {
                             },
                             namespace: namespace.clone(),
                             json,
+                            claimed_at: std::time::Instant::now(),
                         });
                     }
                     "discarded" => out.discarded += 1,

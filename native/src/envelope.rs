@@ -23,6 +23,17 @@ pub fn result(result: Result<String, CoreError>) -> String {
     }
 }
 
+/// A result under its ticket, for the completion queue: `{"ticket":n,"ok":true,"value":…}` or
+/// `{"ticket":n,"ok":false,"error":…}`: an envelope with one more member.
+pub fn ticketed(ticket: u64, result: Result<String, CoreError>) -> String {
+    let inner = self::result(result);
+    // `inner` is an object (`{"ok":…}`, from the functions above): splice the ticket in front.
+    match inner.strip_prefix('{') {
+        Some(members) => format!(r#"{{"ticket":{ticket},{members}"#),
+        None => inner,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +49,22 @@ mod tests {
             value,
             serde_json::json!({"ok": false, "error": {"code": "UNKNOWN_HANDLE", "message": "no \"such\" handle"}})
         );
+    }
+
+    #[test]
+    fn ticketed_envelopes_carry_the_ticket() {
+        let value: serde_json::Value =
+            serde_json::from_str(&ticketed(u64::MAX, Ok("[1]".to_owned()))).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"ticket": u64::MAX, "ok": true, "value": [1]})
+        );
+        let value: serde_json::Value = serde_json::from_str(&ticketed(
+            3,
+            Err(CoreError::new(codes::CORE_CLOSED, "closed")),
+        ))
+        .unwrap();
+        assert_eq!(value["ticket"], 3);
+        assert_eq!(value["error"]["code"], "CORE_CLOSED");
     }
 }

@@ -64,6 +64,31 @@ impl NativeWorkerCore {
         Ok(core.next(max, timeout_ms).await)
     }
 
+    /// The steps buffered now (up to `max`) as a JSON array, `[]` when there are none: what
+    /// `next(max, 0)` answers, but synchronous, so a busy worker takes its steps without a
+    /// thread hop (and the steps of one JS turn are taken, and reported, together).
+    #[napi]
+    pub fn take_now(&self, max: u32) -> String {
+        self.core.take_now(max)
+    }
+
+    /// Resolves with true as soon as claimed steps are buffered (take them with `takeNow`), false
+    /// when `timeoutMs` passes or the core is draining. Takes no step.
+    #[napi]
+    pub async fn wait_for_steps(&self, timeout_ms: u32) -> Result<bool> {
+        let core = self.core.clone();
+        Ok(core.wait_for_steps(timeout_ms).await)
+    }
+
+    /// Commits a JSON array of `StepReport`s together; resolves with a JSON array of their
+    /// envelopes in order (`{"ok":true,"value":ReportResult}` or `{"ok":false,"error":…}`).
+    #[napi]
+    pub async fn report_many(&self, reports_json: String) -> Result<String> {
+        check_size("reportsJson", &reports_json)?;
+        let core = self.core.clone();
+        core.report_many(&reports_json).await.map_err(reject)
+    }
+
     /// Commits a `StepReport` JSON; resolves with the `ReportResult` JSON.
     #[napi]
     pub async fn report(&self, report_json: String) -> Result<String> {

@@ -7,8 +7,10 @@
 //! retried with backoff until it commits; reports are only given up when the core closes.
 
 use crate::backoff::Backoff;
+use crate::completion::answer;
 use crate::db::ReportRow;
 use crate::error::{codes, CoreError};
+use crate::profile::micros;
 use crate::report::{take_batch, wire_batch};
 use crate::shared::{lock, Pending, Shared};
 use crate::stats::add;
@@ -31,15 +33,22 @@ pub async fn run(shared: Arc<Shared>) {
                 |p: &Pending| p.report.step_id.as_str(),
             )
         };
+        let profile = &shared.profile;
+        if profile.enabled {
+            for pending in &batch {
+                profile.record(
+                    &profile.report_queue_wait,
+                    micros(pending.queued_at.elapsed()),
+                );
+            }
+        }
         flush(&shared, batch).await;
         lock(&shared.reports).flushing = false;
         shared.settled.notify_waiters();
     }
     // Closed: whatever is still queued will never be sent.
     let left: Vec<Pending> = lock(&shared.reports).queue.drain(..).collect();
-    for pending in left {
-        let _ = pending.reply.send(Err(CoreError::closed()));
-    }
+    fail(&shared, left, CoreError::closed());
     shared.settled.notify_waiters();
 }
 
@@ -100,18 +109,21 @@ async fn flush(shared: &Shared, batch: Vec<Pending>) {
                 let single = vec![pending];
                 match send(shared, &single).await {
                     Ok(sent) => settle(shared, single, sent),
-                    Err(error) => fail(single, error),
+                    Err(error) => fail(shared, single, error),
                 }
             }
         }
-        Err(error) => fail(batch, error),
+        Err(error) => fail(shared, batch, error),
     }
 }
 
-fn fail(batch: Vec<Pending>, error: CoreError) {
-    for pending in batch {
-        let _ = pending.reply.send(Err(error.clone()));
-    }
+fn fail(shared: &Shared, batch: Vec<Pending>, error: CoreError) {
+    answer(
+        &shared.completions,
+        batch
+            .into_iter()
+            .map(|pending| (pending.reply, Err(error.clone()))),
+    );
 }
 
 /// What a committed round trip answered, and the delivery each report quoted.
@@ -138,9 +150,13 @@ async fn send(shared: &Shared, batch: &[Pending]) -> Result<Sent, CoreError> {
             });
             (wire, deliveries)
         };
+        let started = tokio::time::Instant::now();
         match shared.db.report(&wire, &shared.config.worker_id).await {
             Ok(rows) => {
                 add(&shared.counters.report_round_trips, 1);
+                let profile = &shared.profile;
+                profile.record(&profile.report_round_trip, micros(started.elapsed()));
+                profile.record(&profile.report_size, batch.len() as u64);
                 return Ok(Sent { rows, deliveries });
             }
             Err(error) if error.transient => {
@@ -171,6 +187,7 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
     let mut wake_all = false;
     let mut replies = Vec::with_capacity(batch.len());
     let mut resend = Vec::new();
+    let profile = &shared.profile;
     {
         let mut book = lock(&shared.book);
         for (pending, quoted) in batch.into_iter().zip(sent.deliveries) {
@@ -180,7 +197,7 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
                     codes::INTERNAL,
                     format!("report_steps returned no row for step {}", report.step_id),
                 );
-                replies.push((pending, Err(error)));
+                replies.push((pending.reply, Err(error)));
                 continue;
             };
             if !row.accepted && book.delivery_for(&report.step_id, report.attempt, quoted) != quoted
@@ -201,7 +218,8 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
                     None => wake_all = true,
                 }
             }
-            replies.push((pending, Ok(row.json)));
+            profile.record(&profile.report_latency, micros(pending.queued_at.elapsed()));
+            replies.push((pending.reply, Ok(row.json)));
         }
     }
     if !resend.is_empty() {
@@ -219,7 +237,5 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
             shared.wake(Some(ns));
         }
     }
-    for (pending, reply) in replies {
-        let _ = pending.reply.send(reply);
-    }
+    answer(&shared.completions, replies);
 }

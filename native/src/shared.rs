@@ -2,16 +2,17 @@
 //! queue, counters, and the signals the tasks wake each other with.
 
 use crate::book::Book;
+use crate::completion::{Completions, Reply};
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::CoreError;
+use crate::profile::Profile;
 use crate::report::Report;
 use crate::stats::Counters;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -62,10 +63,12 @@ impl Wake {
     }
 }
 
-/// A queued report and the caller waiting for its result (the `ReportResult` JSON).
+/// A queued report and where its result (the `ReportResult` JSON) goes.
 pub struct Pending {
     pub report: Report,
-    pub reply: oneshot::Sender<Result<String, CoreError>>,
+    pub reply: Reply,
+    /// When it was queued (for the profile).
+    pub queued_at: Instant,
 }
 
 #[derive(Default)]
@@ -81,8 +84,12 @@ pub struct Shared {
     pub binding: &'static str,
     pub db: Db,
     pub counters: Arc<Counters>,
+    /// Phase timings, when TASKER_NATIVE_PROFILE is set.
+    pub profile: Profile,
     pub book: Mutex<Book>,
     pub reports: Mutex<ReportQueue>,
+    /// Results of ticketed operations (the C ABI's submit functions), waiting to be collected.
+    pub completions: Completions,
     /// Claimed steps arrived in the buffer (wakes `next()`).
     pub steps_ready: Notify,
     /// Buffer room was freed (wakes claim loops waiting for room).

@@ -17,12 +17,14 @@ typedef char *(*next_fn)(uint64_t, uint32_t, uint32_t);
 typedef char *(*report_fn)(uint64_t, const char *);
 typedef char *(*handle_fn)(uint64_t);
 typedef char *(*drain_fn)(uint64_t, uint32_t);
+typedef char *(*wait_submit_fn)(uint64_t, uint64_t, uint32_t);
 typedef void (*free_fn)(char *);
 typedef uint64_t (*count_fn)(void);
 
 static str_fn core_create, echo;
-static next_fn core_next;
-static report_fn core_report;
+static next_fn core_next, completions;
+static report_fn core_report, report_submit;
+static wait_submit_fn wait_submit;
 static handle_fn take_aborted, stats;
 static drain_fn core_drain;
 static free_fn string_free;
@@ -58,6 +60,28 @@ static void expect_error(const char *what, char *answer, const char *code) {
   expect(what, answer, needle);
 }
 
+/* Collects completions (each answer freed at once) until every needle was seen, or 20 tries. */
+static void expect_completions(const char *what, uint64_t handle, const char **needles, int count) {
+  int seen[16] = {0};
+  int missing = count;
+  for (int attempt = 0; attempt < 20 && missing > 0; attempt++) {
+    char *answer = completions(handle, 100, 500);
+    if (answer == NULL) break;
+    for (int i = 0; i < count; i++) {
+      if (!seen[i] && strstr(answer, needles[i]) != NULL) {
+        seen[i] = 1;
+        missing--;
+      }
+    }
+    string_free(answer);
+  }
+  printf("%s %-40s %d of %d results\n", missing == 0 ? "ok  " : "FAIL", what, count - missing, count);
+  for (int i = 0; i < count; i++) {
+    if (!seen[i]) printf("     missing: %s\n", needles[i]);
+  }
+  if (missing != 0) failures++;
+}
+
 int main(int argc, char **argv) {
   const char *path = argc > 1 ? argv[1] : "native/lib/libtasker_native.so";
   void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -70,6 +94,9 @@ int main(int argc, char **argv) {
   echo = (str_fn)sym(lib, "tasker_echo");
   core_next = (next_fn)sym(lib, "tasker_core_next");
   core_report = (report_fn)sym(lib, "tasker_core_report");
+  report_submit = (report_fn)sym(lib, "tasker_core_report_submit");
+  wait_submit = (wait_submit_fn)sym(lib, "tasker_core_wait_submit");
+  completions = (next_fn)sym(lib, "tasker_core_completions");
   take_aborted = (handle_fn)sym(lib, "tasker_core_take_aborted");
   stats = (handle_fn)sym(lib, "tasker_core_stats");
   core_drain = (drain_fn)sym(lib, "tasker_core_drain");
@@ -92,6 +119,11 @@ int main(int argc, char **argv) {
   expect_error("take_aborted(unknown handle)", take_aborted(UINT64_MAX), "UNKNOWN_HANDLE");
   expect_error("stats(unknown handle)", stats(7), "UNKNOWN_HANDLE");
   expect_error("drain(unknown handle)", core_drain(7, 0), "UNKNOWN_HANDLE");
+  expect_error("report_submit(NULL)", report_submit(4242, NULL), "NULL_POINTER");
+  expect_error("report_submit(unknown handle)", report_submit(4242, "[]"), "UNKNOWN_HANDLE");
+  expect_error("report_submit(invalid UTF-8)", report_submit(4242, bad_utf8), "INVALID_UTF8");
+  expect_error("wait_submit(unknown handle)", wait_submit(4242, 1, 0), "UNKNOWN_HANDLE");
+  expect_error("completions(unknown handle)", completions(4242, 10, 0), "UNKNOWN_HANDLE");
 
   size_t big_len = (size_t)64 * 1024 * 1024 + 1;
   char *big = malloc(big_len + 1);
@@ -126,7 +158,34 @@ int main(int argc, char **argv) {
       expect("report(unknown step)",
              core_report(handle, "{\"stepId\":\"00000000-0000-4000-8000-000000000000\",\"attempt\":1,\"delivery\":1,\"outcome\":\"success\"}"),
              "\"reason\" : \"unknown step\"");
-      expect("drain", core_drain(handle, 1000), "{\"ok\":true,\"value\":{\"abandoned\":0,\"released\":0}}");
+
+      /* The completion queue: submits return at once, results come back under their tickets. */
+      const char *unknown_step = "{\"stepId\":\"00000000-0000-4000-8000-000000000000\",\"attempt\":1,\"delivery\":1,\"outcome\":\"success\"}";
+      static char reports[1024];
+      expect_error("report_submit(invalid JSON)", report_submit(handle, "{oops"), "PROTOCOL_ARGUMENT_INVALID");
+      expect_error("report_submit(not an array)", report_submit(handle, "{\"ticket\":1}"), "PROTOCOL_ARGUMENT_INVALID");
+      expect_error("report_submit(no ticket)", report_submit(handle, "[{\"report\":{}}]"), "PROTOCOL_ARGUMENT_INVALID");
+      expect_error("report_submit(negative ticket)", report_submit(handle, "[{\"ticket\":-1,\"report\":{}}]"),
+                   "PROTOCOL_ARGUMENT_INVALID");
+      expect("completions(nothing submitted)", completions(handle, 10, 0), "{\"ok\":true,\"value\":[]}");
+      snprintf(reports, sizeof reports, "[{\"ticket\":11,\"report\":{\"stepId\":\"x\"}},{\"ticket\":12,\"report\":%s}]", unknown_step);
+      expect("report_submit(bad + unknown step)", report_submit(handle, reports), "{\"ok\":true,\"value\":2}");
+      expect("wait_submit(50 ms)", wait_submit(handle, 13, 50), "{\"ok\":true,\"value\":null}");
+      const char *results[] = {
+        "{\"ticket\":11,\"ok\":false,\"error\":{\"code\":\"PROTOCOL_ARGUMENT_INVALID\"",
+        "{\"ticket\":12,\"ok\":true,\"value\":{\"stepId\" : \"00000000-0000-4000-8000-000000000000\", \"accepted\" : false, \"reason\" : \"unknown step\"",
+        "{\"ticket\":13,\"ok\":true,\"value\":false}",
+      };
+      expect_completions("completions(three tickets)", handle, results, 3);
+      expect("completions(all collected)", completions(handle, 10, 0), "{\"ok\":true,\"value\":[]}");
+      /* A result nobody collects travels with the drain's answer. */
+      snprintf(reports, sizeof reports, "[{\"ticket\":14,\"report\":%s}]", unknown_step);
+      expect("report_submit(left uncollected)", report_submit(handle, reports), "{\"ok\":true,\"value\":1}");
+      expect("drain(with an uncollected result)", core_drain(handle, 5000),
+             "{\"ok\":true,\"value\":{\"abandoned\":0,\"released\":0,\"completions\":[{\"ticket\":14,\"ok\":true");
+      expect_error("completions(drained handle)", completions(handle, 10, 0), "UNKNOWN_HANDLE");
+      expect_error("report_submit(drained handle)", report_submit(handle, "[]"), "UNKNOWN_HANDLE");
+      expect_error("wait_submit(drained handle)", wait_submit(handle, 15, 0), "UNKNOWN_HANDLE");
       expect_error("stats(drained handle)", stats(handle), "UNKNOWN_HANDLE");
       expect_error("drain(drained handle)", core_drain(handle, 0), "UNKNOWN_HANDLE");
       expect_error("report(drained handle)", core_report(handle, "{}"), "UNKNOWN_HANDLE");

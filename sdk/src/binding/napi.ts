@@ -4,7 +4,9 @@
  * report, drain) returns a Promise and runs on the core's own threads, never on the JS thread.
  *
  * Values cross as JSON text (docs/bindings.md, "Wire format") and are turned into the
- * TypeScript types by wire.ts. The addon rejects with an Error whose message is the core's error
+ * TypeScript types by wire.ts. Buffered steps are taken with a synchronous call (no thread hop),
+ * and the reports of one event-loop turn cross together (turn-batch.ts) so they share a round
+ * trip. The addon rejects with an Error whose message is the core's error
  * JSON (`{"code","message","sqlState"?,"detail"?}`, native/src/error.rs); it becomes the same
  * typed error the `pg` binding throws for the same failure.
  *
@@ -18,7 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import type { ClaimedStep, ReportResult, StepReport } from '../protocol/types.ts';
 import { BindingUnavailableError, InvalidWorkerCoreArgumentError } from './errors.ts';
+import { openParsedEnvelope } from './ffi/envelope.ts';
 import { resolveCoreConfig } from './pg/config.ts';
+import { StepWait } from './step-wait.ts';
+import { TurnBatch } from './turn-batch.ts';
 import type { BindingModule, CoreStats, DrainResult, WorkerCore, WorkerCoreConfig } from './types.ts';
 import {
   claimedStepsFromWire,
@@ -30,6 +35,7 @@ import {
   reportToWire,
   toU32,
   U32_MAX,
+  WireFormatError,
 } from './wire.ts';
 
 /** Environment variable naming the `.node` file explicitly. */
@@ -57,7 +63,13 @@ interface NativeWorkerCoreClass {
 
 interface NativeWorkerCoreInstance {
   next(max: number, timeoutMs: number): Promise<string>;
+  /** Buffered steps now, synchronously (absent from older builds, like the two below). */
+  takeNow?(max: number): string;
+  /** Resolves (true) when steps are buffered, or (false) on timeout or when draining. */
+  waitForSteps?(timeoutMs: number): Promise<boolean>;
   report(reportJson: string): Promise<string>;
+  /** A JSON array of reports; resolves with a JSON array of their envelopes (absent from older builds). */
+  reportMany?(reportsJson: string): Promise<string>;
   takeAborted(): string[];
   stats(): string;
   drain(timeoutMs: number): Promise<string>;
@@ -164,6 +176,13 @@ async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A report waiting for the end of the turn, and its caller. */
+interface QueuedReport {
+  json: string;
+  resolve(result: ReportResult): void;
+  reject(error: unknown): void;
+}
+
 class NapiWorkerCore implements WorkerCore {
   readonly binding = 'napi' as const;
   /**
@@ -171,8 +190,19 @@ class NapiWorkerCore implements WorkerCore {
    * runs, so a next() issued right after drain() could otherwise still be handed steps.
    */
   #draining = false;
+  readonly #reports: TurnBatch<QueuedReport> | undefined;
+  readonly #steps: StepWait | undefined;
 
-  constructor(private readonly native: NativeWorkerCoreInstance) {}
+  constructor(private readonly native: NativeWorkerCoreInstance) {
+    this.#reports = native.reportMany === undefined ? undefined : new TurnBatch((items) => this.#sendReports(items));
+    const wait = native.waitForSteps;
+    this.#steps =
+      wait === undefined || native.takeNow === undefined
+        ? undefined
+        : new StepWait(async (timeoutMs) => {
+            await call('NativeWorkerCore.waitForSteps', () => wait.call(native, toU32(timeoutMs)));
+          });
+  }
 
   async next(max: number, timeoutMs: number): Promise<ClaimedStep[]> {
     if (!Number.isInteger(max) || max < 1) {
@@ -182,13 +212,58 @@ class NapiWorkerCore implements WorkerCore {
       throw new InvalidWorkerCoreArgumentError(`next(timeoutMs): must be 0 or more, got ${timeoutMs}`);
     }
     if (this.#draining) return [];
+    const { takeNow } = this.native;
+    if (this.#steps !== undefined && takeNow !== undefined) {
+      const count = toU32(max);
+      const take = (): ClaimedStep[] => claimedStepsFromWire(JSON.parse(takeNow.call(this.native, count)), 'NativeWorkerCore.takeNow');
+      return this.#steps.next(take, timeoutMs, () => this.#draining);
+    }
     const text = await call('NativeWorkerCore.next', () => this.native.next(toU32(max), toU32(timeoutMs)));
     return claimedStepsFromWire(JSON.parse(text), 'NativeWorkerCore.next');
   }
 
   async report(report: StepReport): Promise<ReportResult> {
-    const text = await call('NativeWorkerCore.report', () => this.native.report(reportToWire(report)));
-    return reportResultFromWire(JSON.parse(text), 'NativeWorkerCore.report');
+    const batch = this.#reports;
+    if (batch === undefined) {
+      const text = await call('NativeWorkerCore.report', () => this.native.report(reportToWire(report)));
+      return reportResultFromWire(JSON.parse(text), 'NativeWorkerCore.report');
+    }
+    // Serialised now, so a report that cannot be (a BigInt, a cycle) fails alone. `undefined`
+    // becomes null, which the core refuses like any invalid report.
+    const json = reportToWire(report) ?? 'null';
+    return new Promise((resolve, reject) => batch.add({ json, resolve, reject }, json.length));
+  }
+
+  /** One reportMany crossing for the reports of a turn; each caller gets its own outcome. */
+  #sendReports(items: QueuedReport[]): void {
+    const many = this.native.reportMany;
+    if (many === undefined) return;
+    const operation = 'NativeWorkerCore.report';
+    call(operation, () => many.call(this.native, `[${items.map((item) => item.json).join(',')}]`)).then(
+      (text) => {
+        let envelopes: unknown[];
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (!Array.isArray(parsed) || parsed.length !== items.length) {
+            throw new WireFormatError(`${operation}: expected ${items.length} envelopes, got ${text.slice(0, 200)}`);
+          }
+          envelopes = parsed as unknown[];
+        } catch (error) {
+          for (const item of items) item.reject(error);
+          return;
+        }
+        items.forEach((item, index) => {
+          try {
+            item.resolve(reportResultFromWire(openParsedEnvelope(envelopes[index], operation), operation));
+          } catch (error) {
+            item.reject(error);
+          }
+        });
+      },
+      (error: unknown) => {
+        for (const item of items) item.reject(error);
+      },
+    );
   }
 
   takeAborted(): string[] {

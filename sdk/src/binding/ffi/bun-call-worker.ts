@@ -12,7 +12,8 @@ export type BunCallRequest =
   | { id: number; op: 'tasker_core_create'; json: string }
   | { id: number; op: 'tasker_core_next'; handle: number; max: number; timeoutMs: number }
   | { id: number; op: 'tasker_core_report'; handle: number; json: string }
-  | { id: number; op: 'tasker_core_drain'; handle: number; timeoutMs: number };
+  | { id: number; op: 'tasker_core_drain'; handle: number; timeoutMs: number }
+  | { id: number; op: 'tasker_core_completions'; handle: number; max: number; timeoutMs: number };
 
 /**
  * The answer to one request: the envelope text; or `null` when the function returned NULL (a
@@ -45,7 +46,7 @@ port.on('message', (request: BunCallRequest) => {
   );
 });
 
-function call({ symbols }: BunTaskerLibrary, request: BunCallRequest): BunPointer | null {
+function call({ symbols, completion }: BunTaskerLibrary, request: BunCallRequest): BunPointer | null {
   switch (request.op) {
     case 'tasker_core_create':
       return symbols.tasker_core_create(cString(request.json));
@@ -55,5 +56,8 @@ function call({ symbols }: BunTaskerLibrary, request: BunCallRequest): BunPointe
       return symbols.tasker_core_report(request.handle, cString(request.json));
     case 'tasker_core_drain':
       return symbols.tasker_core_drain(request.handle, request.timeoutMs);
+    case 'tasker_core_completions':
+      if (completion === undefined) throw new Error('the library has no tasker_core_completions');
+      return completion.tasker_core_completions(request.handle, request.max, request.timeoutMs);
   }
 }

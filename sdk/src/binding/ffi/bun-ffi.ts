@@ -31,6 +31,13 @@ export interface BunTaskerSymbols {
   tasker_string_free(pointer: BunPointer): void;
 }
 
+/** The completion queue's symbols (library.ts, CompletionCalls), when the library has them. */
+export interface BunCompletionSymbols {
+  tasker_core_report_submit(handle: number, reports: Uint8Array): BunPointer | null;
+  tasker_core_wait_submit(handle: number, ticket: number, timeoutMs: number): BunPointer | null;
+  tasker_core_completions(handle: number, max: number, timeoutMs: number): BunPointer | null;
+}
+
 /** The members of the `bun:ffi` module used here. */
 interface BunFfiModule {
   dlopen<K extends string>(path: string, symbols: Record<K, BunFfiFunction>): { symbols: Record<K, (...args: unknown[]) => unknown>; close(): void };
@@ -49,6 +56,12 @@ const SYMBOLS: Record<keyof BunTaskerSymbols, BunFfiFunction> = {
   tasker_string_free: { args: ['ptr'], returns: 'void' },
 };
 
+const COMPLETION_SYMBOLS: Record<keyof BunCompletionSymbols, BunFfiFunction> = {
+  tasker_core_report_submit: { args: ['u64', 'ptr'], returns: 'ptr' },
+  tasker_core_wait_submit: { args: ['u64', 'u64', 'u32'], returns: 'ptr' },
+  tasker_core_completions: { args: ['u64', 'u32', 'u32'], returns: 'ptr' },
+};
+
 /** The library opened with bun:ffi, and the one way to turn a returned pointer into a string. */
 export interface BunTaskerLibrary {
   symbols: BunTaskerSymbols;
@@ -56,6 +69,8 @@ export interface BunTaskerLibrary {
   take(pointer: BunPointer | null, operation: string): string;
   /** `tasker_string_outstanding()` when the library has it (library.ts, outstandingStrings). */
   outstanding: (() => number | bigint) | undefined;
+  /** The completion queue, when the library has all of it. */
+  completion: BunCompletionSymbols | undefined;
 }
 
 /** Opens the library at `path` with bun:ffi (in the calling thread: each Worker opens its own). */
@@ -80,9 +95,15 @@ export async function openWithBunFfi(path: string): Promise<BunTaskerLibrary> {
   } catch {
     outstanding = undefined; // a diagnostic; not every build has it
   }
+  let completion: BunCompletionSymbols | undefined;
+  try {
+    completion = ffi.dlopen(path, COMPLETION_SYMBOLS).symbols as unknown as BunCompletionSymbols;
+  } catch {
+    completion = undefined; // an older build or a stand-in: blocking calls instead
+  }
   const read = (pointer: BunPointer): string => new ffi.CString(pointer).toString();
   const free = (pointer: BunPointer): void => symbols.tasker_string_free(pointer);
-  return { symbols, take: (pointer, operation) => takeCString(pointer, read, free, operation), outstanding };
+  return { symbols, take: (pointer, operation) => takeCString(pointer, read, free, operation), outstanding, completion };
 }
 
 function message(error: unknown): string {

@@ -1,9 +1,10 @@
 /**
  * The C ABI on Bun, through `bun:ffi`. bun:ffi calls are synchronous, so the functions that block
- * (`create`, `next` with a timeout, `report`, `drain`) run on a pool of worker threads
+ * (`create`, `completions`, `drain`; `next` with a timeout and `report` for a library without the
+ * completion queue) run on a pool of worker threads
  * (bun-call-worker.ts), one blocking call per thread at a time, the pool growing as calls overlap.
- * The others — and `next` with a zero timeout, which takes what is buffered — are direct calls on
- * the JS thread. Measured in bench/ffi/ (crossing.ts): a direct call costs ~1–2 µs, a round trip
+ * The others — the completion queue's submits, and `next` with a zero timeout, which takes what
+ * is buffered — are direct calls on the JS thread. Measured in bench/ffi/ (crossing.ts): a direct call costs ~1–2 µs, a round trip
  * through a worker thread ~25 µs; polling `next(…, 0)` from the JS thread instead of a blocking wait
  * on a worker was slower to wake (p50 0.6 ms against 0.2 ms, at a 1 ms poll) and burned CPU while
  * idle (~6× more).
@@ -69,10 +70,12 @@ class BlockingCallPool {
   #spawn(): Worker {
     const worker = new Worker(this.#url, { workerData: { path: this.#path } satisfies BunCallWorkerData });
     this.#threads += 1;
-    worker.unref();
     worker.on('message', (response: BunCallResponse) => this.#answer(worker, response));
     worker.on('error', (error: Error) => this.#lose(worker, error));
     worker.on('exit', (code: number) => this.#lose(worker, new Error(`exited with code ${code}`)));
+    // After the listeners: on Bun, adding a 'message' listener refs the worker again, and a
+    // worker ref'd while idle kept the process from ever exiting.
+    worker.unref();
     return worker;
   }
 
@@ -114,7 +117,7 @@ class BlockingCallPool {
 /** Loads the library at `path` with bun:ffi. */
 export async function loadWithBun(path: string): Promise<TaskerLibrary> {
   const library = await openWithBunFfi(path);
-  const { symbols, take, outstanding } = library;
+  const { symbols, take, outstanding, completion } = library;
   const pool = new BlockingCallPool(path);
   return {
     path,
@@ -126,6 +129,14 @@ export async function loadWithBun(path: string): Promise<TaskerLibrary> {
     takeAborted: (handle) => take(symbols.tasker_core_take_aborted(handle), 'tasker_core_take_aborted'),
     stats: (handle) => take(symbols.tasker_core_stats(handle), 'tasker_core_stats'),
     drain: (handle, timeoutMs) => pool.run({ op: 'tasker_core_drain', handle, timeoutMs }),
+    completion:
+      completion === undefined
+        ? undefined
+        : {
+            submitReports: (handle, itemsJson) => take(completion.tasker_core_report_submit(handle, cString(itemsJson)), 'tasker_core_report_submit'),
+            submitWait: (handle, ticket, timeoutMs) => take(completion.tasker_core_wait_submit(handle, ticket, timeoutMs), 'tasker_core_wait_submit'),
+            completions: (handle, max, timeoutMs) => pool.run({ op: 'tasker_core_completions', handle, max, timeoutMs }),
+          },
     echo: (payload) => take(symbols.tasker_echo(cString(payload)), 'tasker_echo'),
     outstandingStrings: () => (outstanding === undefined ? undefined : Number(outstanding())),
   };

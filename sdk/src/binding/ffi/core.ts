@@ -3,6 +3,11 @@
  * makes the calls, envelope.ts opens the answers and ../wire.ts converts them to the TypeScript
  * types. The semantics (claim loops, heartbeat, report batching, draining) are the Rust core's.
  *
+ * With the library's completion queue (completions.ts), buffered steps are taken with a direct
+ * call, callers with nothing buffered share one ticketed wait (../step-wait.ts), and the reports
+ * of one event-loop turn are submitted together (../turn-batch.ts); one poll loop per core brings
+ * the results back. A library without it gets a blocking call per report and per wait.
+ *
  * `tasker_core_drain` frees the handle, so once a drain has started a call may find the handle
  * gone (`UNKNOWN_HANDLE`) before JavaScript has seen the drain's answer. Such calls answer as a
  * closed core does: next() `[]`, takeAborted() `[]`, report() WorkerCoreClosedError, and stats()
@@ -24,8 +29,11 @@ import {
   stepIdsFromWire,
   toU32,
 } from '../wire.ts';
+import { StepWait } from '../step-wait.ts';
+import { TurnBatch } from '../turn-batch.ts';
+import { CompletionQueue, isClosedAnswer } from './completions.ts';
 import { openEnvelope } from './envelope.ts';
-import type { TaskerLibrary } from './library.ts';
+import type { CompletionCalls, TaskerLibrary } from './library.ts';
 
 /**
  * Creates a core in the library and wraps its handle. The config is checked first with the `pg`
@@ -41,6 +49,20 @@ export async function createFfiWorkerCore(library: TaskerLibrary, config: Worker
 /** Marks a call that found the handle freed by a drain. */
 const CLOSED = Symbol('closed');
 
+/** A report waiting for the end of the turn, and its caller. */
+interface QueuedReport {
+  json: string;
+  resolve(result: ReportResult): void;
+  reject(error: unknown): void;
+}
+
+/** The completion-queue machinery of one core. */
+interface Queued {
+  queue: CompletionQueue;
+  reports: TurnBatch<QueuedReport>;
+  steps: StepWait;
+}
+
 class FfiWorkerCore implements WorkerCore {
   readonly binding = 'ffi' as const;
   readonly #library: TaskerLibrary;
@@ -50,10 +72,20 @@ class FfiWorkerCore implements WorkerCore {
   /** The last counters read, completed by drain(); stats() answers them once the handle is gone. */
   #lastStats: CoreStats | undefined;
   #closed = false;
+  readonly #queued: Queued | undefined;
 
   constructor(library: TaskerLibrary, handle: number) {
     this.#library = library;
     this.#handle = handle;
+    const calls = library.completion;
+    if (calls !== undefined) {
+      const queue = new CompletionQueue(calls, handle);
+      this.#queued = {
+        queue,
+        reports: new TurnBatch((items) => this.#submitReports(calls, queue, items)),
+        steps: new StepWait((timeoutMs) => this.#waitForSteps(calls, queue, timeoutMs)),
+      };
+    }
   }
 
   /** Opens an envelope; `CLOSED` when a drain has freed the handle meanwhile. */
@@ -75,6 +107,10 @@ class FfiWorkerCore implements WorkerCore {
     }
     if (this.#drain !== undefined) return [];
     const count = toU32(max);
+    if (this.#queued !== undefined) {
+      const take = (): ClaimedStep[] => this.#steps(this.#library.nextNow(this.#handle, count));
+      return this.#queued.steps.next(take, timeoutMs, () => this.#drain !== undefined);
+    }
     // What is buffered is taken on this thread (one crossing, no thread hop); only an empty
     // buffer makes the blocking wait, which runs off the JS thread.
     const now = this.#steps(this.#library.nextNow(this.#handle, count));
@@ -90,9 +126,63 @@ class FfiWorkerCore implements WorkerCore {
 
   async report(report: StepReport): Promise<ReportResult> {
     if (this.#closed) throw new WorkerCoreClosedError();
+    const queued = this.#queued;
+    if (queued !== undefined) {
+      // Serialised now, so a report that cannot be fails alone; `undefined` becomes null, which
+      // the core refuses like any invalid report.
+      const json = reportToWire(report) ?? 'null';
+      return new Promise((resolve, reject) => queued.reports.add({ json, resolve, reject }, json.length));
+    }
     const value = this.#open(await this.#library.report(this.#handle, reportToWire(report)), 'tasker_core_report');
     if (value === CLOSED) throw new WorkerCoreClosedError();
     return reportResultFromWire(value, 'tasker_core_report');
+  }
+
+  /** Submits the reports of one turn with one call; each settles from the completion queue. */
+  #submitReports(calls: CompletionCalls, queue: CompletionQueue, items: QueuedReport[]): void {
+    const operation = 'tasker_core_report';
+    const tickets = items.map((item) => {
+      const { ticket, settled } = queue.expect(operation);
+      settled.then(
+        (value) => {
+          try {
+            item.resolve(reportResultFromWire(value, operation));
+          } catch (error) {
+            item.reject(error);
+          }
+        },
+        (error: unknown) => item.reject(error),
+      );
+      return ticket;
+    });
+    const json = `[${items.map((item, index) => `{"ticket":${tickets[index]},"report":${item.json}}`).join(',')}]`;
+    try {
+      openEnvelope(calls.submitReports(this.#handle, json), 'tasker_core_report_submit');
+    } catch (error) {
+      // Nothing was queued: every report of the call fails with it.
+      const failure = isClosedAnswer(error) ? new WorkerCoreClosedError() : error;
+      for (const ticket of tickets) queue.fail(ticket, failure);
+      return;
+    }
+    queue.poll();
+  }
+
+  /** One ticketed wait for buffered steps (shared by every waiting next(), see StepWait). */
+  async #waitForSteps(calls: CompletionCalls, queue: CompletionQueue, timeoutMs: number): Promise<void> {
+    const { ticket, settled } = queue.expect('tasker_core_wait');
+    try {
+      openEnvelope(calls.submitWait(this.#handle, ticket, toU32(timeoutMs)), 'tasker_core_wait_submit');
+    } catch (error) {
+      queue.fail(ticket, error);
+      if (isClosedAnswer(error)) return; // drained meanwhile: next() answers []
+      throw error;
+    }
+    queue.poll();
+    try {
+      await settled;
+    } catch (error) {
+      if (!isClosedAnswer(error)) throw error;
+    }
   }
 
   takeAborted(): string[] {
@@ -121,7 +211,17 @@ class FfiWorkerCore implements WorkerCore {
     // Read before the handle goes: the counters stats() answers afterwards, completed with what
     // draining did — or the core's final counters when its answer carries them (`value.stats`).
     const before = this.stats();
-    const value = openEnvelope(await this.#library.drain(this.#handle, timeoutMs), 'tasker_core_drain');
+    let value: unknown;
+    try {
+      value = openEnvelope(await this.#library.drain(this.#handle, timeoutMs), 'tasker_core_drain');
+    } finally {
+      // Results nobody collected travel with the drain's answer; what never completed (a wait
+      // cut short by the drain, a report the closing core refused) settles as a closed core's.
+      const left = typeof value === 'object' && value !== null ? (value as { completions?: unknown }).completions : undefined;
+      await this.#queued?.queue.end(left, (operation) =>
+        operation === 'tasker_core_wait' ? { value: false } : { error: new WorkerCoreClosedError() },
+      );
+    }
     const result = drainResultFromWire(value, 'tasker_core_drain');
     const final = (value as { stats?: unknown }).stats;
     this.#lastStats =

@@ -1,8 +1,10 @@
 /**
- * The C ABI on Deno, through `Deno.dlopen` (needs `--allow-ffi`). Blocking functions are declared
- * `nonblocking: true`, so Deno runs them on its blocking thread pool and returns a promise; the
- * non-blocking ones (and `tasker_core_next` with a zero timeout, declared a second time under
- * another name) are plain synchronous calls. Deno's types are not visible to `tsc` (Node types),
+ * The C ABI on Deno, through `Deno.dlopen` (needs `--allow-ffi`). Blocking functions
+ * (`tasker_core_completions`, `create`, `drain`, and `next`/`report` for a library without the
+ * completion queue) are declared `nonblocking: true`, so Deno runs them on its blocking thread
+ * pool and returns a promise; the non-blocking ones (the completion queue's submits, and
+ * `tasker_core_next` with a zero timeout, declared a second time under another name) are plain
+ * synchronous calls. Deno's types are not visible to `tsc` (Node types),
  * so the few members used are declared here.
  */
 import { takeCString } from './envelope.ts';
@@ -39,6 +41,19 @@ interface TaskerSymbols {
   tasker_echo: (payload: Uint8Array) => DenoPointer | null;
   tasker_string_free: (pointer: DenoPointer) => void;
 }
+
+/** The completion queue's symbols (library.ts, CompletionCalls), when the library has them. */
+interface CompletionSymbols {
+  tasker_core_report_submit: (handle: number, reports: Uint8Array) => DenoPointer | null;
+  tasker_core_wait_submit: (handle: number, ticket: number, timeoutMs: number) => DenoPointer | null;
+  tasker_core_completions: (handle: number, max: number, timeoutMs: number) => Promise<DenoPointer | null>;
+}
+
+const COMPLETION_SYMBOLS: Record<keyof CompletionSymbols, DenoForeignFunction> = {
+  tasker_core_report_submit: { parameters: ['u64', 'buffer'], result: 'pointer' },
+  tasker_core_wait_submit: { parameters: ['u64', 'u64', 'u32'], result: 'pointer' },
+  tasker_core_completions: { parameters: ['u64', 'u32', 'u32'], result: 'pointer', nonblocking: true },
+};
 
 /** The members of the `Deno` namespace this loader uses. */
 interface DenoFfiNamespace {
@@ -85,6 +100,12 @@ export async function loadWithDeno(path: string): Promise<TaskerLibrary> {
   } catch {
     outstanding = undefined; // a diagnostic; not every build has it
   }
+  let completion: CompletionSymbols | undefined;
+  try {
+    completion = deno.dlopen(path, COMPLETION_SYMBOLS).symbols as unknown as CompletionSymbols;
+  } catch {
+    completion = undefined; // an older build or a stand-in: blocking calls instead
+  }
   const read = (pointer: DenoPointer): string => deno.UnsafePointerView.getCString(pointer);
   const free = (pointer: DenoPointer): void => symbols.tasker_string_free(pointer);
   const take = (pointer: DenoPointer | null, operation: string): string => takeCString(pointer, read, free, operation);
@@ -111,6 +132,14 @@ export async function loadWithDeno(path: string): Promise<TaskerLibrary> {
     takeAborted: (handle) => take(symbols.tasker_core_take_aborted(handle), 'tasker_core_take_aborted'),
     stats: (handle) => take(symbols.tasker_core_stats(handle), 'tasker_core_stats'),
     drain: (handle, timeoutMs) => later(symbols.tasker_core_drain(handle, timeoutMs), 'tasker_core_drain'),
+    completion:
+      completion === undefined
+        ? undefined
+        : {
+            submitReports: (handle, itemsJson) => take(completion.tasker_core_report_submit(handle, cString(itemsJson)), 'tasker_core_report_submit'),
+            submitWait: (handle, ticket, timeoutMs) => take(completion.tasker_core_wait_submit(handle, ticket, timeoutMs), 'tasker_core_wait_submit'),
+            completions: (handle, max, timeoutMs) => later(completion.tasker_core_completions(handle, max, timeoutMs), 'tasker_core_completions'),
+          },
     echo: (payload) => take(symbols.tasker_echo(cString(payload)), 'tasker_echo'),
     outstandingStrings: () => (outstanding === undefined ? undefined : Number(outstanding())),
   };

@@ -56,17 +56,27 @@ export function openEnvelope(text: string, operation: string): unknown {
   } catch (error) {
     throw new NativeEnvelopeError(`answered text that is not JSON: ${preview(text)} (${error instanceof Error ? error.message : String(error)})`, operation);
   }
+  return openParsedEnvelope(parsed, operation, text);
+}
+
+/**
+ * {@link openEnvelope} for an envelope already parsed: one item of an array of envelopes
+ * (napi's reportMany, the C ABI's completions). `text` is only for messages.
+ */
+export function openParsedEnvelope(parsed: unknown, operation: string, text?: string): unknown {
+  // Rendered only for an error message.
+  const shown = (): string => preview(text ?? JSON.stringify(parsed) ?? String(parsed));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new NativeEnvelopeError(`answered ${preview(text)}, not an envelope object`, operation);
+    throw new NativeEnvelopeError(`answered ${shown()}, not an envelope object`, operation);
   }
   const envelope = parsed as { ok?: unknown; value?: unknown; error?: unknown };
   if (envelope.ok === true) return envelope.value;
   if (envelope.ok === false) {
     const body = nativeErrorBody(envelope.error);
     if (body !== undefined) throw nativeError(body, operation);
-    throw new NativeEnvelopeError(`answered an error envelope without a string code and message: ${preview(text)}`, operation);
+    throw new NativeEnvelopeError(`answered an error envelope without a string code and message: ${shown()}`, operation);
   }
-  throw new NativeEnvelopeError(`answered an envelope whose "ok" is not a boolean: ${preview(text)}`, operation);
+  throw new NativeEnvelopeError(`answered an envelope whose "ok" is not a boolean: ${shown()}`, operation);
 }
 
 function preview(text: string): string {

@@ -3,9 +3,10 @@
  * pointer survives for `tasker_string_free` after koffi reads it. Blocking functions run through
  * koffi's `.async`, i.e. on a libuv thread-pool thread (UV_THREADPOOL_SIZE, default 4). That pool
  * also serves the process's file system and DNS work, so at most pool size − 1 blocking calls run
- * at once and the rest wait in JS: while the database is unreachable, reports block until they
- * commit, and without the cap they took every thread and stalled all file I/O of the process.
- * The core still batches the reports that do run together.
+ * at once and the rest wait in JS. Reports and waits for steps therefore go through the
+ * completion queue (completions.ts): submitting is a direct call, and one blocking
+ * `tasker_core_completions` per core brings back every result, so the cap no longer limits how
+ * many reports the core can batch.
  *
  * koffi runs an async call on a stack of its own, 128 KiB by default: too small for the core,
  * whose calls block on a Tokio future (a debug build overflowed it and crashed the process).
@@ -15,7 +16,7 @@
 import type { LibraryHandle } from 'koffi';
 import { takeCString } from './envelope.ts';
 import { NativeLibraryLoadError } from './library-path.ts';
-import type { TaskerLibrary } from './library.ts';
+import type { CompletionCalls, TaskerLibrary } from './library.ts';
 
 /** koffi's module, as `import('koffi')` gives it. */
 type Koffi = typeof import('koffi');
@@ -114,7 +115,6 @@ export async function loadWithKoffi(path: string): Promise<TaskerLibrary> {
   } catch {
     outstanding = undefined; // a diagnostic; not every build has it
   }
-
   const read = (pointer: KoffiPointer): string => koffi.decode.string(pointer);
   const take = (pointer: KoffiPointer | null, operation: string): string => takeCString(pointer, read, free, operation);
   const budget = new ThreadBudget(blockingCallBudget());
@@ -132,6 +132,25 @@ export async function loadWithKoffi(path: string): Promise<TaskerLibrary> {
       });
     }));
 
+  // The completion queue: all three functions, or none (an older build, a stand-in).
+  let completion: CompletionCalls | undefined;
+  try {
+    const submitReports = lib.func('void *tasker_core_report_submit(uint64_t handle, const char *reports_json)') as KoffiCall<[number, string]>;
+    const submitWait = lib.func('void *tasker_core_wait_submit(uint64_t handle, uint64_t ticket, uint32_t timeout_ms)') as KoffiCall<
+      [number, number, number]
+    >;
+    const completions = lib.func('void *tasker_core_completions(uint64_t handle, uint32_t max, uint32_t timeout_ms)') as KoffiCall<
+      [number, number, number]
+    >;
+    completion = {
+      submitReports: (handle, itemsJson) => take(submitReports(handle, itemsJson), 'tasker_core_report_submit'),
+      submitWait: (handle, ticket, timeoutMs) => take(submitWait(handle, ticket, timeoutMs), 'tasker_core_wait_submit'),
+      completions: (handle, max, timeoutMs) => later(completions, 'tasker_core_completions', handle, max, timeoutMs),
+    };
+  } catch {
+    completion = undefined;
+  }
+
   return {
     path,
     loader: 'koffi',
@@ -142,6 +161,7 @@ export async function loadWithKoffi(path: string): Promise<TaskerLibrary> {
     takeAborted: (handle) => take(takeAborted(handle), 'tasker_core_take_aborted'),
     stats: (handle) => take(stats(handle), 'tasker_core_stats'),
     drain: (handle, timeoutMs) => later(drain, 'tasker_core_drain', handle, timeoutMs),
+    completion,
     echo: (payload) => take(echo(payload), 'tasker_echo'),
     outstandingStrings: () => (outstanding === undefined ? undefined : Number(outstanding())),
   };

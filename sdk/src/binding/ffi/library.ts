@@ -2,9 +2,22 @@
  * What each runtime's loader (koffi.ts, bun.ts, deno.ts) provides: the C ABI of
  * `native/include/tasker.h`, one method per function, each returning the envelope text already
  * read and freed (envelope.ts). The calls that block their thread (`create`, `next` with a
- * timeout, `report`, `drain`) return promises and run off the JS thread; the others are
- * synchronous and cost one crossing.
+ * timeout, `report`, `completions`, `drain`) return promises and run off the JS thread; the others
+ * are synchronous and cost one crossing.
  */
+
+/**
+ * The C ABI's completion queue (native/include/tasker.h): submits that return at once, and one
+ * blocking call that brings back the results of many (completions.ts).
+ */
+export interface CompletionCalls {
+  /** `tasker_core_report_submit(handle, [{"ticket","report"}…])`, on the JS thread. */
+  submitReports(handle: number, itemsJson: string): string;
+  /** `tasker_core_wait_submit(handle, ticket, timeoutMs)`, on the JS thread. */
+  submitWait(handle: number, ticket: number, timeoutMs: number): string;
+  /** `tasker_core_completions(handle, max, timeoutMs)`, off the JS thread. */
+  completions(handle: number, max: number, timeoutMs: number): Promise<string>;
+}
 
 /** A loaded copy of the native core's C ABI. */
 export interface TaskerLibrary {
@@ -26,6 +39,11 @@ export interface TaskerLibrary {
   stats(handle: number): string;
   /** `tasker_core_drain`, off the JS thread. */
   drain(handle: number, timeoutMs: number): Promise<string>;
+  /**
+   * The completion queue, when the library has it (undefined for a library without those
+   * functions, such as an older build or a stand-in: reports and waits then block a thread each).
+   */
+  readonly completion?: CompletionCalls;
   /** `tasker_echo`, on the JS thread (it does not block): the cost of one crossing. */
   echo(payload: string): string;
   /**
@@ -47,6 +65,9 @@ export const TASKER_SYMBOLS = [
   'tasker_echo',
   'tasker_string_free',
 ] as const;
+
+/** The completion queue's functions, used when the library has all three. */
+export const COMPLETION_SYMBOLS = ['tasker_core_report_submit', 'tasker_core_wait_submit', 'tasker_core_completions'] as const;
 
 /** Largest value a `uint32_t` parameter takes. */
 const encoder = new TextEncoder();
