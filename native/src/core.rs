@@ -258,6 +258,9 @@ impl Core {
                 break;
             }
         }
+        // A report committed while draining may have claimed steps with it (reporter.rs,
+        // `send`) after the buffer was given back: give those back too.
+        let released = released + self.release_buffered(grace).await;
         let abandoned = lock(&shared.book).in_flight();
         self.close().await;
         if shared.profile.enabled {

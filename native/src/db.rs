@@ -19,11 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::NoTls;
 
-/// `tasker.claim_steps`, with each claimed row rendered as a `ClaimedStep` (camelCase, ISO
-/// timestamps, numbers for message ids) by the database.
-const CLAIM_SQL: &str = "\
-SELECT c.outcome, c.step_id::text, c.attempt, c.delivery,
-  CASE WHEN c.outcome = 'claimed' THEN json_build_object(
+/// A claimed row as a `ClaimedStep` (camelCase, ISO timestamps, numbers for message ids), from
+/// the columns of `tasker.claim_steps` under the alias `c`. A macro so both statements that
+/// return claimed rows render them with one text.
+macro_rules! claimed_step_json {
+    () => {
+        "CASE WHEN c.outcome = 'claimed' THEN json_build_object(
     'msgId', c.msg_id, 'taskId', c.task_id, 'stepId', c.step_id, 'stepName', c.step_name,
     'handler', c.handler, 'stepType', c.step_type, 'attempt', c.attempt,
     'maxAttempts', c.max_attempts, 'delivery', c.delivery, 'timeoutMs', c.timeout_ms,
@@ -31,15 +32,49 @@ SELECT c.outcome, c.step_id::text, c.attempt, c.delivery,
     'taskVersion', c.task_version, 'correlationId', c.correlation_id,
     'context', coalesce(c.context, '{}'::jsonb), 'inputs', coalesce(c.inputs, '{}'::jsonb),
     'dependencyResults', coalesce(c.dependency_results, '{}'::jsonb),
-    'successors', coalesce(c.successors, '{}'::text[]))::text END
-FROM tasker.claim_steps($1::text, $2::int4, $3::int4, $4::text) c";
+    'successors', coalesce(c.successors, '{}'::text[]))::text END"
+    };
+}
+
+/// A report row as a `ReportResult`, from the columns of `tasker.report_steps` under `r`.
+macro_rules! report_result_json {
+    () => {
+        "json_build_object(
+  'stepId', r.step_id, 'accepted', r.accepted, 'reason', r.reason, 'stepState', r.step_state,
+  'taskState', r.task_state, 'nextRetryAt', r.next_retry_at, 'enqueued', r.enqueued)::text"
+    };
+}
+
+/// `tasker.claim_steps`, each claimed row also rendered as a `ClaimedStep` by the database.
+const CLAIM_SQL: &str = concat!(
+    "SELECT c.outcome, c.step_id::text, c.attempt, c.delivery, c.namespace, ",
+    claimed_step_json!(),
+    " FROM tasker.claim_steps($1::text, $2::int4, $3::int4, $4::text) c"
+);
+
+/// `tasker.report_and_claim`: the report rows (kind 'report') as `report_steps` returns them,
+/// then what the claim returned (its rows come back as jsonb and are expanded to claim_steps'
+/// columns, so both statements render a claimed step with the same text).
+const REPORT_AND_CLAIM_SQL: &str = concat!(
+    "SELECT r.kind, r.step_id::text, r.accepted, r.enqueued, CASE WHEN r.kind = 'report' THEN ",
+    report_result_json!(),
+    " END, c.outcome, c.step_id::text, c.attempt, c.delivery, c.namespace, ",
+    claimed_step_json!(),
+    " FROM tasker.report_and_claim($1::text::jsonb, $2::text, $3::int4, $4::int4) r
+LEFT JOIN LATERAL jsonb_to_record(r.claim) AS c(
+  outcome text, msg_id bigint, task_id uuid, step_id uuid, step_name text, handler text,
+  step_type text, attempt int, max_attempts int, delivery int, timeout_ms int,
+  lease_expires_at timestamptz, namespace text, task_name text, task_version text,
+  correlation_id text, context jsonb, inputs jsonb, dependency_results jsonb, successors text[]
+) ON r.kind <> 'report'"
+);
 
 /// `tasker.report_steps`, each row also rendered as a `ReportResult`.
-const REPORT_SQL: &str = "\
-SELECT r.step_id::text, r.accepted, r.enqueued, json_build_object(
-  'stepId', r.step_id, 'accepted', r.accepted, 'reason', r.reason, 'stepState', r.step_state,
-  'taskState', r.task_state, 'nextRetryAt', r.next_retry_at, 'enqueued', r.enqueued)::text
-FROM tasker.report_steps($1::text::jsonb, $2::text) r";
+const REPORT_SQL: &str = concat!(
+    "SELECT r.step_id::text, r.accepted, r.enqueued, ",
+    report_result_json!(),
+    " FROM tasker.report_steps($1::text::jsonb, $2::text) r"
+);
 
 const EXTEND_SQL: &str = "\
 SELECT e.extended, e.abort
@@ -88,10 +123,72 @@ pub struct ClaimBatch {
 }
 
 impl ClaimBatch {
+    /// Counts one row of claim_steps' outcome, step id, attempt, delivery, namespace and
+    /// rendered step, found from column `at` on. `namespace` is the one claimed from, when the
+    /// row's own is not needed.
+    fn add(
+        &mut self,
+        row: &tokio_postgres::Row,
+        at: usize,
+        namespace: Option<&Arc<str>>,
+    ) -> Result<(), CoreError> {
+        let outcome: Option<&str> = row.try_get(at).map_err(CoreError::from)?;
+        match outcome {
+            Some("claimed") => {}
+            Some("discarded") => {
+                self.discarded += 1;
+                return Ok(());
+            }
+            _ => {
+                self.deferred += 1;
+                return Ok(());
+            }
+        }
+        let step_id: Option<String> = row.try_get(at + 1).map_err(CoreError::from)?;
+        let attempt: Option<i32> = row.try_get(at + 2).map_err(CoreError::from)?;
+        let delivery: Option<i32> = row.try_get(at + 3).map_err(CoreError::from)?;
+        let own_namespace: Option<String> = row.try_get(at + 4).map_err(CoreError::from)?;
+        let json: Option<String> = row.try_get(at + 5).map_err(CoreError::from)?;
+        let namespace = match (namespace, own_namespace) {
+            (Some(namespace), _) => Some(namespace.clone()),
+            (None, Some(own)) => Some(Arc::from(own)),
+            (None, None) => None,
+        };
+        let (Some(step_id), Some(attempt), Some(delivery), Some(namespace), Some(json)) =
+            (step_id, attempt, delivery, namespace, json)
+        else {
+            // claim_steps fills these for every claimed row; a NULL means a schema this core
+            // does not understand. The lease will expire.
+            log::warn("claim_steps returned an incomplete claimed row; skipped");
+            return Ok(());
+        };
+        self.claimed.push(ClaimedStep {
+            lease: Lease {
+                step_id,
+                attempt,
+                delivery,
+            },
+            namespace,
+            json,
+            claimed_at: std::time::Instant::now(),
+        });
+        Ok(())
+    }
+
     /// Messages read from the queue (claimed or not).
     pub fn read(&self) -> usize {
         self.claimed.len() + self.discarded + self.deferred
     }
+}
+
+/// A report row: step id, accepted, enqueued and the rendered result, from column `at` on.
+fn report_row(row: &tokio_postgres::Row, at: usize) -> Result<ReportRow, tokio_postgres::Error> {
+    Ok(ReportRow {
+        step_id: row.try_get(at)?,
+        accepted: row.try_get(at + 1)?,
+        enqueued: row.try_get::<_, Option<i32>>(at + 2)?.unwrap_or(0),
+        json: row.try_get(at + 3)?,
+    })
 }
 
 /// One row of `report_steps`.
@@ -180,14 +277,14 @@ impl Db {
             error
         })?;
         let row = client
-            .query_one("SELECT to_regproc('tasker.claim_steps') IS NOT NULL AND to_regproc('tasker.release_leases') IS NOT NULL", &[])
+            .query_one("SELECT to_regproc('tasker.claim_steps') IS NOT NULL AND to_regproc('tasker.release_leases') IS NOT NULL AND to_regproc('tasker.report_and_claim') IS NOT NULL", &[])
             .await
             .map_err(CoreError::from)?;
         let installed: bool = row.try_get(0).map_err(CoreError::from)?;
         if !installed {
             return Err(CoreError::new(
                 codes::SCHEMA_MISSING,
-                "the database has no tasker schema (or an old one without release_leases): run `tasker-ctl migrate`",
+                "the database has no tasker schema (or an old one without report_and_claim): run `tasker-ctl migrate`",
             ));
         }
         Ok(db)
@@ -236,36 +333,8 @@ impl Db {
                 .await
                 .map_err(|e| rows_error("claim_steps", e))?;
             let mut out = ClaimBatch::default();
-            for row in rows {
-                let outcome: &str = row.try_get(0).map_err(CoreError::from)?;
-                match outcome {
-                    "claimed" => {
-                        let step_id: Option<String> = row.try_get(1).map_err(CoreError::from)?;
-                        let attempt: Option<i32> = row.try_get(2).map_err(CoreError::from)?;
-                        let delivery: Option<i32> = row.try_get(3).map_err(CoreError::from)?;
-                        let json: Option<String> = row.try_get(4).map_err(CoreError::from)?;
-                        let (Some(step_id), Some(attempt), Some(delivery), Some(json)) =
-                            (step_id, attempt, delivery, json)
-                        else {
-                            // claim_steps fills these for every claimed row; a NULL means a
-                            // schema this core does not understand. The lease will expire.
-                            log::warn("claim_steps returned an incomplete claimed row; skipped");
-                            continue;
-                        };
-                        out.claimed.push(ClaimedStep {
-                            lease: Lease {
-                                step_id,
-                                attempt,
-                                delivery,
-                            },
-                            namespace: namespace.clone(),
-                            json,
-                            claimed_at: std::time::Instant::now(),
-                        });
-                    }
-                    "discarded" => out.discarded += 1,
-                    _ => out.deferred += 1,
-                }
+            for row in &rows {
+                out.add(row, 0, Some(namespace))?;
             }
             Ok::<_, CoreError>(out)
         })
@@ -280,17 +349,44 @@ impl Db {
                 .query(&statement, &[&wire, &worker_id])
                 .await
                 .map_err(|e| rows_error("report_steps", e))?;
-            rows.into_iter()
-                .map(|row| {
-                    Ok(ReportRow {
-                        step_id: row.try_get(0)?,
-                        accepted: row.try_get(1)?,
-                        enqueued: row.try_get::<_, Option<i32>>(2)?.unwrap_or(0),
-                        json: row.try_get(3)?,
-                    })
-                })
+            rows.iter()
+                .map(|row| report_row(row, 0))
                 .collect::<Result<Vec<_>, tokio_postgres::Error>>()
                 .map_err(CoreError::from)
+        })
+        .await
+    }
+
+    /// Commits reports and, in the same transaction, claims up to `claim_max` steps from the
+    /// namespaces where they enqueued successors (`tasker.report_and_claim`).
+    pub async fn report_and_claim(
+        &self,
+        wire: &str,
+        worker_id: &str,
+        claim_max: u32,
+        lease_seconds: u32,
+    ) -> Result<(Vec<ReportRow>, ClaimBatch), CoreError> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let statement = client.prepare_cached(REPORT_AND_CLAIM_SQL).await?;
+            // Both bounded by the config's validation (≤ 1000, ≤ 86400).
+            let claim_max = claim_max.min(1000) as i32;
+            let lease = lease_seconds as i32;
+            let rows = client
+                .query(&statement, &[&wire, &worker_id, &claim_max, &lease])
+                .await
+                .map_err(|e| rows_error("report_and_claim", e))?;
+            let mut reports = Vec::new();
+            let mut claims = ClaimBatch::default();
+            for row in &rows {
+                let kind: &str = row.try_get(0).map_err(CoreError::from)?;
+                if kind == "report" {
+                    reports.push(report_row(row, 1).map_err(CoreError::from)?);
+                } else {
+                    claims.add(row, 5, None)?;
+                }
+            }
+            Ok::<_, CoreError>((reports, claims))
         })
         .await
     }

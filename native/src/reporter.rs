@@ -8,7 +8,7 @@
 
 use crate::backoff::Backoff;
 use crate::completion::answer;
-use crate::db::ReportRow;
+use crate::db::{ClaimBatch, ReportRow};
 use crate::error::{codes, CoreError};
 use crate::profile::micros;
 use crate::report::{take_batch, wire_batch};
@@ -126,16 +126,39 @@ fn fail(shared: &Shared, batch: Vec<Pending>, error: CoreError) {
     );
 }
 
-/// What a committed round trip answered, and the delivery each report quoted.
+/// What a committed round trip answered, the delivery each report quoted, and the steps claimed
+/// with it into the buffer room reserved for them.
 struct Sent {
     rows: Vec<ReportRow>,
     deliveries: Vec<i32>,
+    claims: ClaimBatch,
+    reserved: usize,
 }
 
-/// One `report_steps` round trip, repeated with backoff while the failure is transient. The
+/// One `report_and_claim` round trip, repeated with backoff while the failure is transient. The
 /// deliveries are read from the book on every attempt, so a lease adopted while the database
 /// was away is the one quoted.
+///
+/// Each report frees a handler slot, so the round trip also claims up to one step per report
+/// (as buffer room allows) from the namespaces where the reports enqueued successors: a worker
+/// that finishes a step takes its ready successor without waiting for NOTIFY and a second round
+/// trip. The room is reserved in the book first, as a claim loop reserves it.
 async fn send(shared: &Shared, batch: &[Pending]) -> Result<Sent, CoreError> {
+    let reserved = if shared.stop_claiming.is_cancelled() {
+        0
+    } else {
+        let want = batch.len().min(shared.config.batch_size as usize);
+        lock(&shared.book).reserve(want)
+    };
+    let result = send_reserved(shared, batch, reserved).await;
+    if result.is_err() && reserved > 0 {
+        lock(&shared.book).unreserve(reserved);
+        shared.room_freed.notify_waiters();
+    }
+    result
+}
+
+async fn send_reserved(shared: &Shared, batch: &[Pending], reserved: usize) -> Result<Sent, CoreError> {
     let mut backoff = Backoff::new();
     loop {
         let (wire, deliveries) = {
@@ -151,13 +174,26 @@ async fn send(shared: &Shared, batch: &[Pending]) -> Result<Sent, CoreError> {
             (wire, deliveries)
         };
         let started = tokio::time::Instant::now();
-        match shared.db.report(&wire, &shared.config.worker_id).await {
-            Ok(rows) => {
+        // A drain that began meanwhile wants no more steps.
+        let claim_max = if shared.stop_claiming.is_cancelled() { 0 } else { reserved };
+        let round_trip = shared.db.report_and_claim(
+            &wire,
+            &shared.config.worker_id,
+            claim_max as u32,
+            shared.config.lease_seconds,
+        );
+        match round_trip.await {
+            Ok((rows, claims)) => {
                 add(&shared.counters.report_round_trips, 1);
                 let profile = &shared.profile;
                 profile.record(&profile.report_round_trip, micros(started.elapsed()));
                 profile.record(&profile.report_size, batch.len() as u64);
-                return Ok(Sent { rows, deliveries });
+                return Ok(Sent {
+                    rows,
+                    deliveries,
+                    claims,
+                    reserved,
+                });
             }
             Err(error) if error.transient => {
                 add(&shared.counters.report_retries, 1);
@@ -171,8 +207,9 @@ async fn send(shared: &Shared, batch: &[Pending]) -> Result<Sent, CoreError> {
     }
 }
 
-/// Hands each caller its result, ends the reported steps' time in flight, and wakes the claim
-/// loop of a namespace where a report enqueued successors.
+/// Hands each caller its result, ends the reported steps' time in flight, buffers the steps
+/// claimed with the reports, and wakes the claim loop of a namespace where a report enqueued
+/// successors (unless the claim made with the reports made that unnecessary).
 ///
 /// A report rejected because its step was claimed again by this very core while the round trip
 /// was under way (the running handler adopted a newer lease after the batch was written) is not
@@ -185,6 +222,7 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
         .collect();
     let mut wake_namespaces = Vec::new();
     let mut wake_all = false;
+    let mut enqueued_total = 0usize;
     let mut replies = Vec::with_capacity(batch.len());
     let mut resend = Vec::new();
     let profile = &shared.profile;
@@ -212,6 +250,9 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
             } else {
                 add(&shared.counters.rejected, 1);
             }
+            if row.enqueued > 0 && row.accepted {
+                enqueued_total += row.enqueued as usize;
+            }
             if row.enqueued > 0 {
                 match namespace {
                     Some(ns) => wake_namespaces.push(ns),
@@ -221,6 +262,27 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
             profile.record(&profile.report_latency, micros(pending.queued_at.elapsed()));
             replies.push((pending.reply, Ok(row.json)));
         }
+    }
+    // After the reports are finished: a step claimed again here (a retry due at once) must be
+    // buffered as new work, not adopted as the attempt that just ended.
+    let claims = sent.claims;
+    // No claim loop needs waking for the successors when the claim took as many messages as the
+    // reports added, or every ready one there was (it asked for more than it read).
+    let drained_queues = claims.read() < sent.reserved || claims.claimed.len() >= enqueued_total;
+    let claimed = claims.claimed.len();
+    add(&shared.counters.claimed, claimed);
+    add(&shared.counters.discarded, claims.discarded);
+    add(&shared.counters.deferred, claims.deferred);
+    let accepted = lock(&shared.book).accept(sent.reserved, claims.claimed);
+    if accepted.buffered > 0 || accepted.replaced > 0 {
+        shared.steps_ready.notify_waiters();
+    }
+    if claimed < sent.reserved {
+        shared.room_freed.notify_waiters();
+    }
+    if drained_queues {
+        wake_namespaces.clear();
+        wake_all = false;
     }
     if !resend.is_empty() {
         let mut reports = lock(&shared.reports);

@@ -328,7 +328,8 @@ const reportWakesClaims: BindingCase = {
         ], NS),
       );
       await createTask(context.pool, { namespace: NS, name: 'chain' });
-      // Polling every 20 s and no LISTEN: only the report's own wake-up can bring `second` soon.
+      // Polling every 20 s and no LISTEN: only the report (its claim, or the claim loop's wake-up
+      // when it has no room) can bring `second` soon.
       const core = await cores.start({ mode: 'PollingOnly', pollIntervalMs: 20_000 });
       const first = await nextOne(core);
       const result = await core.report(success(first));
@@ -336,6 +337,42 @@ const reportWakesClaims: BindingCase = {
       const second = await nextOne(core, 5_000);
       assert.equal(second.stepName, 'second');
       assert.equal((await core.report(success(second))).taskState, 'complete');
+    }),
+};
+
+const reportClaimsSuccessor: BindingCase = {
+  name: "a report claims its step's ready successor in the same round trip",
+  run: (context) =>
+    withCores(context, async (cores) => {
+      await registerTemplate(
+        context.pool,
+        template('chain3', [
+          { name: 'first', handler: 'h.first' },
+          { name: 'second', handler: 'h.second', dependencies: ['first'] },
+          { name: 'third', handler: 'h.third', dependencies: ['second'] },
+        ], NS),
+      );
+      const { taskId } = await createTask(context.pool, { namespace: NS, name: 'chain3' });
+      // No LISTEN and no poll for 20 s: after the first claim, only the reports can bring work.
+      const core = await cores.start({ mode: 'PollingOnly', pollIntervalMs: 20_000 });
+      let step = await nextOne(core);
+      const claimsBefore = core.stats().claimRoundTrips;
+      for (const name of ['second', 'third']) {
+        const result = await core.report(success(step, { from: step.stepName }));
+        assert.equal(result.enqueued, 1);
+        // Buffered before the report resolved: taken without waiting.
+        const [next] = await core.next(1, 0);
+        assert.ok(next !== undefined, `${name} was claimed with the report of ${step.stepName}`);
+        assert.equal(next.stepName, name);
+        assert.deepEqual(next.dependencyResults, { [step.stepName]: { from: step.stepName } });
+        step = next;
+      }
+      assert.equal((await core.report(success(step))).taskState, 'complete');
+      const stats = core.stats();
+      assert.equal(stats.claimRoundTrips, claimsBefore, 'no claim round trip was needed for the successors');
+      assert.equal(stats.claimed, 3);
+      assert.equal(stats.reported, 3);
+      assert.equal((await getTaskStatus(context.pool, taskId))?.state, 'complete');
     }),
 };
 
@@ -465,6 +502,7 @@ export const bindingCases: BindingCase[] = [
   picksUpNewWork('EventDrivenOnly'),
   picksUpNewWork('PollingOnly'),
   reportWakesClaims,
+  reportClaimsSuccessor,
   poisonMessages,
   exactlyOnce,
   leaseAdoption,

@@ -9,7 +9,7 @@ import type {
   StepType,
 } from './types.ts';
 
-interface ClaimRow {
+export interface ClaimRow {
   outcome: 'claimed' | 'discarded' | 'deferred';
   reason: string | null;
   msg_id: string;
@@ -88,10 +88,19 @@ export async function claimSteps(db: Queryable, options: ClaimOptions): Promise<
     options.leaseSeconds,
     options.workerId ?? null,
   ]);
+  return claimResultFromRows(rows);
+}
+
+/** A row of `tasker.claim_steps` as `to_jsonb` renders it (report_and_claim returns these). */
+export type ClaimRowJson = Omit<ClaimRow, 'lease_expires_at' | 'msg_id'> & { lease_expires_at: string | null; msg_id: number | string };
+
+/** The rows of `tasker.claim_steps` (as columns, or as `to_jsonb` rendered them) as a ClaimResult. */
+export function claimResultFromRows(rows: ReadonlyArray<ClaimRow | ClaimRowJson>): ClaimResult {
   const result: ClaimResult = { claimed: [], unclaimed: [] };
   for (const row of rows) {
     if (row.outcome === 'claimed') {
-      result.claimed.push(toClaimedStep(row));
+      const leaseExpiresAt = typeof row.lease_expires_at === 'string' ? new Date(row.lease_expires_at) : row.lease_expires_at;
+      result.claimed.push(toClaimedStep({ ...row, msg_id: String(row.msg_id), lease_expires_at: leaseExpiresAt }));
     } else {
       result.unclaimed.push({ msgId: toMsgId(row.msg_id), outcome: row.outcome, reason: row.reason ?? '' });
     }

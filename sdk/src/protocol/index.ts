@@ -16,5 +16,5 @@ export {
 } from './tasks.ts';
 export { listTasks, type ListTasksQuery, type TaskListPage, type TaskSummaryStatus } from './task-list.ts';
 export { claimSteps } from './claims.ts';
-export { reportStep, reportSteps } from './reports.ts';
+export { reportAndClaim, reportStep, reportSteps, type ReportAndClaimResult } from './reports.ts';
 export { extendLeases, releaseLeases, sweepExpiredLeases } from './leases.ts';

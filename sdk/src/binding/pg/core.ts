@@ -105,6 +105,7 @@ class PgWorkerCore implements WorkerCore {
       counters: this.counters,
       connectivity: this.connectivity,
       closed: this.closed,
+      stopClaiming: this.stopClaiming,
       log,
       onEnqueued: (namespace) => (namespace === undefined ? this.wakeAll() : this.wake(namespace)),
     });
@@ -172,9 +173,12 @@ class PgWorkerCore implements WorkerCore {
       await this.settled.wait(Math.max(1, deadline - Date.now()));
     }
     await untilDeadline(this.flusher.whenIdle(), deadline);
+    // A report committed while draining may have claimed steps with it after the buffer was
+    // given back (report-flusher.ts): give those back too.
+    const releasedLate = await this.releaseBuffered(deadline);
     const abandoned = this.book.inFlightCount;
     await this.close();
-    return { abandoned, released };
+    return { abandoned, released: released + releasedLate };
   }
 
   /** Gives buffered steps back with release_leases, retrying lost connections until the deadline. */

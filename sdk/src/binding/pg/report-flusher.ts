@@ -1,6 +1,8 @@
 /**
- * Commits reports in batches: up to reportBatchMax queued reports per tasker.report_steps round
- * trip. With reportLingerMs = 0 a flush starts as soon as none is running (reports submitted in
+ * Commits reports in batches: up to reportBatchMax queued reports per tasker.report_and_claim
+ * round trip, which also claims up to one step per report (as buffer room allows) from the
+ * namespaces where the reports enqueued successors, so a finished step's ready successor needs
+ * no NOTIFY and no second round trip. With reportLingerMs = 0 a flush starts as soon as none is running (reports submitted in
  * the same turn share it), and reports arriving during a flush go together in the next one; with
  * a linger, the first queued report waits up to that long for company (or a full batch).
  *
@@ -12,8 +14,8 @@
  * after the handler started is honoured.
  */
 import type pg from 'pg';
-import { reportSteps } from '../../protocol/reports.ts';
-import type { ReportResult, StepReport } from '../../protocol/types.ts';
+import { reportAndClaim } from '../../protocol/reports.ts';
+import type { ClaimedStep, ReportResult, StepReport } from '../../protocol/types.ts';
 import { WorkerCoreClosedError } from '../errors.ts';
 import type { ResolvedCoreConfig } from './config.ts';
 import type { Connectivity } from './connectivity.ts';
@@ -45,6 +47,8 @@ export interface ReportFlusherDeps {
   counters: CoreCounters;
   connectivity: Connectivity;
   closed: Stopper;
+  /** Claiming has stopped (draining): reports then claim nothing. */
+  stopClaiming: Stopper;
   log: CoreLog;
   /** A committed report enqueued successors in `namespace` (undefined: unknown namespace). */
   onEnqueued(namespace: string | undefined): void;
@@ -125,7 +129,7 @@ export class ReportFlusher {
   }
 
   private async flushLoop(): Promise<void> {
-    const { pool, config, counters, connectivity, closed, log } = this.deps;
+    const { pool, config, book, counters, connectivity, closed, log } = this.deps;
     let retryDelayMs = FIRST_RETRY_DELAY_MS;
     while (this.queue.length > 0 && !closed.stopped) {
       if (!connectivity.isUp) {
@@ -135,10 +139,26 @@ export class ReportFlusher {
       const batch = this.takeBatch();
       const reports = batch.map((pending) => this.quoteCurrentLease(pending));
       const epoch = connectivity.epoch;
+      const reserved = this.deps.stopClaiming.stopped ? 0 : book.reserve(Math.min(batch.length, config.batchSize));
       let results: ReportResult[];
+      let claimed: ClaimedStep[];
+      let read: number;
       try {
-        results = await reportSteps(pool, reports, config.workerId);
+        const done = await reportAndClaim(pool, reports, {
+          workerId: config.workerId,
+          claimMax: reserved,
+          leaseSeconds: config.leaseSeconds,
+        });
+        results = done.results;
+        claimed = done.claim.claimed;
+        read = claimed.length + done.claim.unclaimed.length;
+        counters.claimed += claimed.length;
+        for (const message of done.claim.unclaimed) {
+          if (message.outcome === 'discarded') counters.discarded += 1;
+          else counters.deferred += 1;
+        }
       } catch (error) {
+        book.unreserve(reserved, 0);
         this.queue.unshift(...batch);
         if (isConnectionLoss(error)) {
           counters.reportRetries += 1;
@@ -161,12 +181,20 @@ export class ReportFlusher {
       retryDelayMs = FIRST_RETRY_DELAY_MS;
       log.ok('report');
       const again: PendingReport[] = [];
+      // No claim loop needs waking for the successors when the claim took as many messages as
+      // the reports added, or every ready one there was (it asked for more than it read).
+      const enqueued = results.reduce((sum, result) => sum + (result.accepted ? result.enqueued : 0), 0);
+      const drained = read < reserved || claimed.length >= enqueued;
       batch.forEach((pending, index) => {
         const result = results[index]!;
         if (this.leaseMovedOn(pending, result)) again.push(pending);
-        else this.settle(pending, result);
+        else this.settle(pending, result, undefined, drained);
       });
       this.queue.unshift(...again);
+      // After the reports are settled: a step claimed again here (a retry due at once) is new
+      // work, not the attempt that just ended. Adopted steps take no buffer slot.
+      const filled = claimed.length - book.accept(claimed);
+      book.unreserve(reserved, filled);
     }
   }
 
@@ -210,7 +238,7 @@ export class ReportFlusher {
     );
   }
 
-  private settle(pending: PendingReport, result: ReportResult | undefined, error?: unknown): void {
+  private settle(pending: PendingReport, result: ReportResult | undefined, error?: unknown, drained = false): void {
     const { book, counters } = this.deps;
     book.finishReport(pending.held);
     if (result === undefined) {
@@ -220,7 +248,7 @@ export class ReportFlusher {
     if (result.accepted) counters.reported += 1;
     else counters.rejected += 1;
     pending.resolve(result);
-    if (result.accepted && result.enqueued > 0) this.deps.onEnqueued(pending.held?.namespace);
+    if (result.accepted && result.enqueued > 0 && !drained) this.deps.onEnqueued(pending.held?.namespace);
   }
 
   /** Resolves when nothing is queued or being sent. */

@@ -1,0 +1,115 @@
+/**
+ * Where the time of one step goes inside PostgreSQL (issue 4's latency targets): runs the SQL of
+ * a 4-step linear workflow one call at a time — create_task, claim_steps for the first step, then
+ * report_and_claim for each step (which claims the next) — from one session, and prints
+ *   - each call's p50 as the client sees it (round trip, planning of the top-level statement,
+ *     commit), and
+ *   - per PL/pgSQL function, calls and mean total/self time from pg_stat_user_functions
+ *     (track_functions = 'pl'; self excludes nested PL/pgSQL functions, includes plain SQL and
+ *     planning).
+ *
+ *   node bench/dist/sql-profile.js [--workflows 200]
+ *
+ * PostgreSQL: DATABASE_URL, else the embedded server; a throwaway database is created and dropped.
+ */
+import { parseArgs } from 'node:util';
+import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
+import pg from 'pg';
+
+const { values } = parseArgs({ options: { workflows: { type: 'string', default: '200' } } });
+const workflows = Number(values.workflows);
+
+interface FunctionRow {
+  function: string;
+  calls: string;
+  total_ms: string;
+  self_ms: string;
+}
+
+function p50(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Math.round((sorted[Math.floor(sorted.length / 2)] ?? NaN) * 100) / 100;
+}
+
+async function main(): Promise<void> {
+  const server = await resolveDatabase();
+  const name = `tasker_sql_profile_${process.pid}`;
+  await createDatabase(server.url, name);
+  const url = withDatabaseName(server.url, name);
+  try {
+    await runMigrations({ databaseUrl: url, log: () => {} });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('SELECT tasker.register_template($1::jsonb)', [
+      JSON.stringify({
+        namespace: 'sql_profile',
+        name: 'linear4',
+        version: '1.0.0',
+        steps: [
+          { name: 'first', handler: 'h' },
+          { name: 'second', handler: 'h', dependencies: ['first'] },
+          { name: 'third', handler: 'h', dependencies: ['second'] },
+          { name: 'fourth', handler: 'h', dependencies: ['third'] },
+        ],
+      }),
+    ]);
+    await client.query("SET track_functions = 'pl'");
+    // Prepared, as the bindings' statements are.
+    const create = { name: 'create', text: "SELECT * FROM tasker.create_task('sql_profile', 'linear4', NULL, '{}'::jsonb)" };
+    const claim = { name: 'claim', text: "SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', 1, 30, 'w')" };
+    const reportAndClaim = {
+      name: 'report_and_claim',
+      text: "SELECT kind, claim ->> 'step_id' AS step_id, (claim ->> 'attempt')::int AS attempt, (claim ->> 'delivery')::int AS delivery FROM tasker.report_and_claim($1::jsonb, 'w', 1, 30)",
+    };
+    const times = { create_task: [] as number[], claim_steps: [] as number[], report_and_claim: [] as number[], workflow: [] as number[] };
+    interface Claimed { step_id: string; attempt: number; delivery: number }
+    for (let i = 0; i < workflows; i += 1) {
+      const start = performance.now();
+      let t0 = start;
+      await client.query(create);
+      times.create_task.push(performance.now() - t0);
+      t0 = performance.now();
+      let step: Claimed | undefined = (await client.query<Claimed>(claim)).rows[0];
+      times.claim_steps.push(performance.now() - t0);
+      while (step !== undefined) {
+        const report = [{ step_id: step.step_id, attempt: step.attempt, delivery: step.delivery, outcome: 'success', result: 1 }];
+        t0 = performance.now();
+        const rows = (await client.query<Claimed & { kind: string }>({ ...reportAndClaim, values: [JSON.stringify(report)] })).rows;
+        times.report_and_claim.push(performance.now() - t0);
+        step = rows.find((row) => row.kind === 'claimed');
+      }
+      times.workflow.push(performance.now() - start);
+    }
+    await client.end();
+    // Function statistics reach the shared counters when the session ends.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const reader = new pg.Client({ connectionString: url });
+    await reader.connect();
+    const { rows } = await reader.query<FunctionRow>(
+      `SELECT schemaname || '.' || funcname AS function, calls,
+              round((total_time / calls)::numeric, 3) AS total_ms, round((self_time / calls)::numeric, 3) AS self_ms
+       FROM pg_stat_user_functions ORDER BY self_time DESC`,
+    );
+    await reader.end();
+    const result = {
+      workflows,
+      client_p50_ms: {
+        create_task: p50(times.create_task),
+        claim_steps: p50(times.claim_steps),
+        report_and_claim: p50(times.report_and_claim),
+        workflow_sql_only: p50(times.workflow),
+      },
+      functions_mean_ms: Object.fromEntries(
+        rows.map((row) => [row.function, { calls: Number(row.calls), total: Number(row.total_ms), self: Number(row.self_ms) }]),
+      ),
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    await dropDatabase(server.url, name).catch(() => {});
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

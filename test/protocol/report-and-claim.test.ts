@@ -1,0 +1,161 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  InvalidProtocolArgumentError,
+  claimSteps,
+  createTask,
+  getTaskStatus,
+  registerTemplate,
+  reportAndClaim,
+  type ClaimedStep,
+  type StepReport,
+} from '../../sdk/src/protocol/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { queueMessages } from '../support/queue.ts';
+import { diamond, single, template } from '../support/templates.ts';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await registerTemplate(db.pool, template('line', [
+    { name: 'one', handler: 'h.one' },
+    { name: 'two', handler: 'h.two', dependencies: ['one'] },
+  ], 'rac_line'));
+  await registerTemplate(db.pool, diamond('rac_diamond'));
+  await registerTemplate(db.pool, single('rac_other'));
+});
+
+afterAll(async () => {
+  await db.drop();
+});
+
+async function claimOne(namespace: string, workerId = 'w1'): Promise<ClaimedStep> {
+  const { claimed } = await claimSteps(db.pool, { namespace, batchSize: 1, leaseSeconds: 30, workerId });
+  const step = claimed[0];
+  if (step === undefined) throw new Error(`nothing to claim in ${namespace}`);
+  return step;
+}
+
+function success(step: ClaimedStep, result: StepReport['result'] = { from: step.stepName }): StepReport {
+  return { stepId: step.stepId, attempt: step.attempt, delivery: step.delivery, outcome: 'success', result };
+}
+
+async function stateOf(stepId: string): Promise<{ state: string; claimed_by: string | null }> {
+  const { rows } = await db.pool.query('SELECT state, claimed_by FROM tasker.workflow_steps WHERE step_id = $1', [stepId]);
+  return rows[0];
+}
+
+describe('report_and_claim', () => {
+  it('commits the report and claims the successor it enqueued, with the dependency result', async () => {
+    const task = await createTask(db.pool, { namespace: 'rac_line', name: 'line' });
+    const one = await claimOne('rac_line');
+    const { results, claim } = await reportAndClaim(db.pool, [success(one, { n: 1 })], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(results).toEqual([expect.objectContaining({ stepId: one.stepId, accepted: true, stepState: 'complete', enqueued: 1 })]);
+    expect(claim.unclaimed).toEqual([]);
+    expect(claim.claimed).toHaveLength(1);
+    const two = claim.claimed[0]!;
+    expect(two).toMatchObject({ taskId: task.taskId, stepName: 'two', handler: 'h.two', attempt: 1, delivery: 1, namespace: 'rac_line' });
+    expect(two.dependencyResults).toEqual({ one: { n: 1 } });
+    expect(two.leaseExpiresAt).toBeInstanceOf(Date);
+    expect(two.leaseExpiresAt.getTime()).toBeGreaterThan(Date.now());
+    expect(await stateOf(two.stepId)).toEqual({ state: 'in_progress', claimed_by: 'w1' });
+    expect(await queueMessages(db.pool, 'rac_line')).toHaveLength(1); // two's message, now leased
+
+    const last = await reportAndClaim(db.pool, [success(two)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(last.results[0]).toMatchObject({ accepted: true, taskState: 'complete', enqueued: 0 });
+    expect(last.claim.claimed).toEqual([]);
+    expect((await getTaskStatus(db.pool, task.taskId))?.state).toBe('complete');
+  });
+
+  it('claims nothing with claimMax 0: the successor stays enqueued for any worker', async () => {
+    await createTask(db.pool, { namespace: 'rac_line', name: 'line' });
+    const one = await claimOne('rac_line');
+    const { results, claim } = await reportAndClaim(db.pool, [success(one)], { workerId: 'w1', claimMax: 0, leaseSeconds: 30 });
+    expect(results[0]).toMatchObject({ accepted: true, enqueued: 1 });
+    expect(claim.claimed).toEqual([]);
+    const two = await claimOne('rac_line', 'w2');
+    expect(two.stepName).toBe('two');
+    expect((await reportAndClaim(db.pool, [success(two)], { workerId: 'w2', claimMax: 0, leaseSeconds: 30 })).results[0]!.accepted).toBe(true);
+  });
+
+  it('claims at most claimMax, and only in namespaces where the reports enqueued successors', async () => {
+    await createTask(db.pool, { namespace: 'rac_other', name: 'single' }); // ready, but nothing of ours leads there
+    await createTask(db.pool, { namespace: 'rac_diamond', name: 'diamond' });
+    const a = await claimOne('rac_diamond');
+    const { results, claim } = await reportAndClaim(db.pool, [success(a)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(results[0]).toMatchObject({ accepted: true, enqueued: 2 });
+    expect(claim.claimed.map((step) => step.stepName)).toHaveLength(1);
+    expect(['b', 'c']).toContain(claim.claimed[0]!.stepName);
+    // The other branch is still there for anyone; the other namespace's step was not touched.
+    const other = await claimOne('rac_diamond', 'w2');
+    expect(['b', 'c']).toContain(other.stepName);
+    expect(other.stepName).not.toBe(claim.claimed[0]!.stepName);
+    const single = await claimOne('rac_other', 'w2');
+    expect(single.stepName).toBe('only');
+    // Both branches reported together: the join is enqueued once and claimed once.
+    const join = await reportAndClaim(db.pool, [success(claim.claimed[0]!), success(other)], { workerId: 'w1', claimMax: 2, leaseSeconds: 30 });
+    expect(join.results.map((r) => r.accepted)).toEqual([true, true]);
+    expect(join.claim.claimed.map((step) => step.stepName)).toEqual(['d']);
+    expect(Object.keys(join.claim.claimed[0]!.dependencyResults).sort()).toEqual(['b', 'c']);
+  });
+
+  it('claims nothing for a rejected report, and rolls back both when the input is bad', async () => {
+    await createTask(db.pool, { namespace: 'rac_line', name: 'line' });
+    const one = await claimOne('rac_line');
+    const stale = { ...success(one), delivery: one.delivery + 5 };
+    const rejected = await reportAndClaim(db.pool, [stale], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(rejected.results[0]).toMatchObject({ accepted: false });
+    expect(rejected.claim.claimed).toEqual([]);
+    await expect(
+      reportAndClaim(db.pool, [success(one)], { workerId: 'w1', claimMax: 1001, leaseSeconds: 30 }),
+    ).rejects.toBeInstanceOf(InvalidProtocolArgumentError);
+    await expect(
+      reportAndClaim(db.pool, [success(one)], { workerId: 'w1', claimMax: 1, leaseSeconds: 0 }),
+    ).rejects.toBeInstanceOf(InvalidProtocolArgumentError);
+    // Neither failed call committed the report: it still counts now.
+    expect(await stateOf(one.stepId)).toMatchObject({ state: 'in_progress' });
+    const done = await reportAndClaim(db.pool, [success(one)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(done.results[0]).toMatchObject({ accepted: true });
+    expect(done.claim.claimed.map((step) => step.stepName)).toEqual(['two']);
+  });
+
+  it('announces on the queue channel only the steps it did not claim itself', async () => {
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (message) => heard.push(`${message.channel}:${message.payload ?? ''}`));
+    await listener.query('LISTEN tasker_queue_rac_line');
+    await listener.query('LISTEN tasker_queue_rac_diamond');
+    const settle = async (): Promise<string[]> => {
+      await listener.query('SELECT 1'); // notifications committed before this arrive before its answer
+      return heard.splice(0);
+    };
+    try {
+      await createTask(db.pool, { namespace: 'rac_line', name: 'line' });
+      await settle();
+      const one = await claimOne('rac_line');
+      const claimed = await reportAndClaim(db.pool, [success(one)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+      expect(claimed.claim.claimed.map((step) => step.stepName)).toEqual(['two']);
+      expect(await settle()).toEqual([]);
+      await reportAndClaim(db.pool, [success(claimed.claim.claimed[0]!)], { workerId: 'w1', claimMax: 0, leaseSeconds: 30 });
+
+      await createTask(db.pool, { namespace: 'rac_line', name: 'line' });
+      await settle();
+      const next = await claimOne('rac_line');
+      await reportAndClaim(db.pool, [success(next)], { workerId: 'w1', claimMax: 0, leaseSeconds: 30 });
+      expect(await settle()).toEqual(['tasker_queue_rac_line:0']);
+      await reportAndClaim(db.pool, [success(await claimOne('rac_line'))], { workerId: 'w1', claimMax: 0, leaseSeconds: 30 });
+
+      // Two branches enqueued, room for one: the other is announced.
+      await createTask(db.pool, { namespace: 'rac_diamond', name: 'diamond' });
+      await settle();
+      const a = await claimOne('rac_diamond');
+      const half = await reportAndClaim(db.pool, [success(a)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+      expect(half.claim.claimed).toHaveLength(1);
+      expect(await settle()).toEqual(['tasker_queue_rac_diamond:0']);
+    } finally {
+      await listener.end();
+    }
+  });
+});
