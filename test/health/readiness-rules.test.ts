@@ -28,12 +28,26 @@ describe('readiness rules', () => {
   });
 
   it('calls a running claim loop stalled only when a slot is free and no round ended within the limit', () => {
-    const facts = { state: 'running', ageMs: 12_000, waitingForSlot: false, stallMs: 10_000 };
+    const facts = { state: 'running', ageMs: 12_000, coreAgeMs: 500, waitingForSlot: false, stallMs: 10_000 };
     expect(claimLoopCheck(facts)).toEqual({ name: 'claim_loop', ok: false, message: 'stalled: no claim round for 12.0 s (limit 10.0 s)' });
-    expect(claimLoopCheck({ ...facts, ageMs: 9_000 }).ok).toBe(true);
+    expect(claimLoopCheck({ ...facts, ageMs: 9_000 })).toEqual({ name: 'claim_loop', ok: true, message: 'last round 9.0 s ago' });
     expect(claimLoopCheck({ ...facts, waitingForSlot: true }).ok).toBe(true);
     // A draining worker stops claiming on purpose; the state check speaks for it.
     expect(claimLoopCheck({ ...facts, state: 'stopping' }).ok).toBe(true);
+  });
+
+  it("calls a polling core's claims stalled when it made no round trip within the limit, though next() keeps returning", () => {
+    const facts = { state: 'running', ageMs: 300, coreAgeMs: 11_000, waitingForSlot: false, stallMs: 10_000 };
+    expect(claimLoopCheck(facts)).toEqual({
+      name: 'claim_loop',
+      ok: false,
+      message: 'stalled: no claim round trip to the database for 11.0 s (limit 10.0 s)',
+    });
+    expect(claimLoopCheck({ ...facts, coreAgeMs: 9_500 })).toEqual({ name: 'claim_loop', ok: true, message: 'last round 9.5 s ago' });
+    // Every slot busy: the core's buffer fills and it stops claiming by design.
+    expect(claimLoopCheck({ ...facts, waitingForSlot: true }).ok).toBe(true);
+    // EventDrivenOnly: an idle core claims only when notified, so its round trips say nothing.
+    expect(claimLoopCheck({ ...facts, coreAgeMs: undefined })).toEqual({ name: 'claim_loop', ok: true, message: 'last round 0.3 s ago' });
   });
 });
 

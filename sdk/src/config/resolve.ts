@@ -16,6 +16,7 @@ import {
   type ConfigValue,
 } from './schema.ts';
 import { DEPLOYMENT_MODES } from '../db/migration-settings.ts';
+import { instancePort } from './instance-port.ts';
 import { STEP_LOG_LEVELS } from '../handler/logger.ts';
 import type { ConfigContext, ListenerConfig, TaskerConfig, TaskerEnvironment } from './types.ts';
 
@@ -104,6 +105,7 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
       reportLingerMs: int('worker.report_linger_ms'),
       web: listenerOf('worker.web'),
       grpc: listenerOf('worker.grpc'),
+      instanceIndex: int('worker.instance_index'),
     },
     orchestration: {
       deploymentMode: pick('orchestration.deployment_mode', EVENT_MODES),
@@ -115,6 +117,7 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
       },
       web: listenerOf('orchestration.web'),
       grpc: listenerOf('orchestration.grpc'),
+      instanceIndex: int('orchestration.instance_index'),
     },
   };
   crossCheck(config, input.values, problems);
@@ -131,13 +134,26 @@ function crossCheck(config: TaskerConfig, values: ReadonlyMap<string, Sourced>, 
     });
   }
   for (const section of ['worker', 'orchestration'] as const) {
-    const { web, grpc } = config[section];
+    const { web, grpc, instanceIndex } = config[section];
     if (web.enabled && grpc.enabled && web.port !== 0 && web.port === grpc.port) {
       problems.push({
         key: `${section}.grpc.port`,
         problem: `must differ from ${section}.web.port (both ${web.port})`,
         source: values.get(`${section}.grpc.port`)?.source ?? values.get(`${section}.web.port`)?.source ?? 'default',
       });
+    }
+    // Only a context's own section matters: the other's defaults are never served.
+    if (section !== config.context) continue;
+    for (const protocol of ['web', 'grpc'] as const) {
+      const listener = config[section][protocol];
+      const port = instancePort(listener.port, instanceIndex);
+      if (listener.enabled && port > 65_535) {
+        problems.push({
+          key: `${section}.instance_index`,
+          problem: `instance ${instanceIndex} would serve on ${section}.${protocol}.port ${listener.port} + ${instanceIndex} = ${port}, above 65535: lower the base port or the index`,
+          source: values.get(`${section}.instance_index`)?.source ?? values.get(`${section}.${protocol}.port`)?.source ?? 'default',
+        });
+      }
     }
   }
 }
@@ -172,6 +188,7 @@ export function flatValues(config: TaskerConfig): Map<string, ConfigValue | unde
     ['worker.report_linger_ms', c.worker.reportLingerMs],
     ...listener('worker.web', c.worker.web),
     ...listener('worker.grpc', c.worker.grpc),
+    ['worker.instance_index', c.worker.instanceIndex],
     ['orchestration.deployment_mode', c.orchestration.deploymentMode],
     ['orchestration.sweep_interval_ms', c.orchestration.sweepIntervalMs],
     ['orchestration.migrations.mode', c.orchestration.migrations.mode],
@@ -179,6 +196,7 @@ export function flatValues(config: TaskerConfig): Map<string, ConfigValue | unde
     ['orchestration.migrations.retries', c.orchestration.migrations.retries],
     ...listener('orchestration.web', c.orchestration.web),
     ...listener('orchestration.grpc', c.orchestration.grpc),
+    ['orchestration.instance_index', c.orchestration.instanceIndex],
   ];
   // A key added to the schema but not here would vanish from `config show` and generated files.
   const missing = CONFIG_KEYS.filter((spec) => !entries.some(([key]) => key === spec.key));

@@ -6,6 +6,7 @@
 import type { BindingName, DeploymentMode } from '../binding/types.ts';
 import { DEPLOYMENT_MODES } from '../db/migration-settings.ts';
 import { STEP_LOG_LEVELS } from '../handler/logger.ts';
+import { MAX_INSTANCES } from './instance-port.ts';
 
 /** A value a key can hold once parsed. */
 export type ConfigValue = string | number | boolean | readonly string[];
@@ -45,6 +46,20 @@ export const MESSAGING_BACKENDS = ['pgmq'] as const;
 
 const PORT = { kind: 'integer', min: 0, max: 65_535 } as const;
 const MS_PER_DAY = 86_400_000;
+
+/**
+ * The instance index of a cluster member. Both sections read one variable: a process is one
+ * instance, whichever service it runs.
+ */
+function instanceIndex(section: 'worker' | 'orchestration', rest: number, grpc: number): KeySpec {
+  return {
+    key: `${section}.instance_index`,
+    env: 'TASKER_INSTANCE_ID',
+    type: { kind: 'integer', min: 0, max: MAX_INSTANCES - 1 },
+    default: 0,
+    doc: `Which instance of a cluster this is: it serves REST on ${section}.web.port + index and gRPC on ${section}.grpc.port + index (${rest}/${grpc}, ${rest + 1}/${grpc + 1}, ...).`,
+  };
+}
 
 function listener(section: 'worker' | 'orchestration', protocol: 'web' | 'grpc', port: number): KeySpec[] {
   const upper = `TASKER_${section.toUpperCase()}_${protocol.toUpperCase()}`;
@@ -194,19 +209,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   },
   ...listener('worker', 'web', 8085),
   ...listener('worker', 'grpc', 9400),
+  instanceIndex('worker', 8085, 9400),
   {
     key: 'orchestration.deployment_mode',
     env: 'TASKER_ORCHESTRATION_DEPLOYMENT_MODE',
     type: { kind: 'enum', values: EVENT_MODES },
     default: 'Hybrid',
-    doc: 'How the orchestrator learns of work (its sweeps poll in every mode today).',
+    doc: 'When the sweeps run: when something falls due (LISTEN/NOTIFY) plus the interval, only when due, or on the interval only.',
   },
   {
     key: 'orchestration.sweep_interval_ms',
     env: 'TASKER_ORCHESTRATION_SWEEP_INTERVAL_MS',
     type: { kind: 'integer', min: 10, max: 3_600_000 },
     default: 1_000,
-    doc: 'How often expired leases and task deadlines are swept.',
+    doc: 'Sweep interval of PollingOnly, and safety net of Hybrid.',
   },
   {
     key: 'orchestration.migrations.mode',
@@ -231,6 +247,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   },
   ...listener('orchestration', 'web', 8080),
   ...listener('orchestration', 'grpc', 9190),
+  instanceIndex('orchestration', 8080, 9190),
 ];
 
 const BY_KEY = new Map(CONFIG_KEYS.map((spec) => [spec.key, spec]));

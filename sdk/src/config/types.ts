@@ -31,7 +31,10 @@ export type EventMode = DeploymentMode;
 
 export type { MigrationMode };
 
-/** A REST or gRPC listener. Port 0 asks the system for a free port. */
+/**
+ * A REST or gRPC listener. Port 0 asks the system for a free port; any other port is the base
+ * port, to which the instance index is added (instance-port.ts).
+ */
 export interface ListenerConfig {
   enabled: boolean;
   host: string;
@@ -69,6 +72,8 @@ export interface WorkerConfig {
   reportLingerMs: number;
   web: ListenerConfig;
   grpc: ListenerConfig;
+  /** Which cluster instance this is (0–9): its servers listen on the base ports + this. */
+  instanceIndex: number;
 }
 
 /** Settings of the orchestration service. */
@@ -78,6 +83,8 @@ export interface OrchestrationConfig {
   migrations: { mode: MigrationMode; timeoutSeconds: number; retries: number };
   web: ListenerConfig;
   grpc: ListenerConfig;
+  /** Which cluster instance this is (0–9): its servers listen on the base ports + this. */
+  instanceIndex: number;
 }
 
 /** A loaded, validated configuration. */

@@ -1,25 +1,28 @@
 /**
  * The orchestration service: applies the migrations as DEPLOYMENT_MODE says, registers the task
- * templates found in a directory, and sweeps (expired leases, task deadlines) on an interval.
+ * templates found in a directory, and sweeps (expired leases, task deadlines) when they fall due
+ * or on an interval, as orchestration.deployment_mode says (sweep-scheduler.ts).
  * Cancellation and retries are protocol calls any client makes; the orchestrator owns what must
  * happen when nobody asks. Runs on Node, Bun and Deno.
  */
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { logWriterFromConfig } from '../config/log.ts';
-import type { TaskerConfig } from '../config/types.ts';
+import type { EventMode, TaskerConfig } from '../config/types.ts';
 import { runMigrations } from '../db/migration-runner.ts';
 import type { DeploymentMode } from '../db/migration-settings.ts';
 import { InvalidConfigError } from '../errors.ts';
 import { defaultLogWriter, type LogRecord, type LogWriter } from '../handler/index.ts';
 import { registerTemplate } from '../protocol/templates.ts';
 import type { RegisteredTemplate } from '../protocol/types.ts';
-import { resolveListener, type HealthThresholds, type ListenerOption } from '../server/listener-settings.ts';
+import { resolveInstanceIndex, resolveListener, type HealthThresholds, type ListenerOption } from '../server/listener-settings.ts';
 import { startOrchestrationHealth, type OrchestrationHealthHandle } from '../server/orchestration-health.ts';
 import { serverFields, type ServerAddresses } from '../server/servers.ts';
 import { loadTemplateDir } from '../template/index.ts';
 import { onShutdownSignal } from '../worker/shutdown-signals.ts';
 import { correlationIds } from './correlation-ids.ts';
+import { readDueTimes } from './due-times.ts';
+import { SweepScheduler } from './sweep-scheduler.ts';
 import { sweepOnce, type SweepResult } from './sweeper.ts';
 
 /**
@@ -33,7 +36,13 @@ export interface OrchestratorOptions {
   templateDirs?: readonly string[];
   /** standard (migrate, then serve), migrate-only (migrate, then stop) or no-migrate. Default: DEPLOYMENT_MODE, else standard. */
   deploymentMode?: DeploymentMode;
-  /** How often the sweeps run. Default 1,000 ms. */
+  /**
+   * When the sweeps run. Hybrid (default): when something falls due, learned from the database and
+   * its notifications, and at least every sweepIntervalMs; EventDrivenOnly: only when something
+   * falls due; PollingOnly: every sweepIntervalMs. Default: the config's orchestration.deployment_mode.
+   */
+  mode?: EventMode;
+  /** PollingOnly's interval, and Hybrid's safety net. Default 1,000 ms. */
   sweepIntervalMs?: number;
   /** Recorded as the actor of the sweeps' transitions. Default `orchestrator-<runtime host pid>`. */
   instanceId?: string;
@@ -50,11 +59,17 @@ export interface OrchestratorOptions {
   web?: ListenerOption;
   /** The gRPC server (TaskService, health, grpc.health.v1), like `web`. Default: the config's orchestration.grpc (port 9190). */
   grpc?: ListenerOption;
+  /**
+   * Which instance of a cluster this orchestrator is (0–9): its servers listen on the base ports +
+   * the index (8080/9190, 8081/9191, ...). Default: the config's orchestration.instance_index
+   * (TASKER_INSTANCE_ID), else 0.
+   */
+  instanceIndex?: number;
   /** Readiness limits of the health servers (event-loop lag, database probe). */
   health?: HealthThresholds;
   /**
    * A loaded config (loadConfig({ context: 'orchestration' })): database URL, migration mode,
-   * timeout and retries, sweep interval, log format and level, servers.
+   * timeout and retries, deployment mode, sweep interval, log format and level, servers.
    */
   config?: TaskerConfig;
 }
@@ -87,9 +102,10 @@ export class Orchestrator {
   private readonly databaseUrl: string;
   private readonly write: LogWriter;
   private readonly sweepIntervalMs: number;
+  private readonly mode: EventMode;
+  private readonly instanceIndex: number;
   private pool: pg.Pool | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private sweeping: Promise<void> = Promise.resolve();
+  private scheduler: SweepScheduler | undefined;
   private stopped = false;
   /** True from the end of start() (migrated, templates registered, sweeping) until stop(). */
   private serving = false;
@@ -112,6 +128,8 @@ export class Orchestrator {
     if (!Number.isFinite(this.sweepIntervalMs) || this.sweepIntervalMs < 10) {
       throw new InvalidConfigError('sweepIntervalMs', String(this.sweepIntervalMs), 'at least 10 ms');
     }
+    this.mode = options.mode ?? config?.orchestration.deploymentMode ?? 'Hybrid';
+    this.instanceIndex = resolveInstanceIndex(options.instanceIndex, config?.orchestration.instanceIndex);
     this.instanceId = options.instanceId ?? `orchestrator-${hostname()}-${typeof process === 'undefined' ? 0 : process.pid}`;
     this.write = options.logWriter ?? (config === undefined ? defaultLogWriter : logWriterFromConfig(config));
   }
@@ -166,9 +184,10 @@ export class Orchestrator {
     }
     await this.startServers();
     this.serving = true;
-    this.schedule(0);
+    await this.startSweeping(this.pool);
     this.log('info', 'orchestrator started', {
       instanceId: this.instanceId,
+      deploymentMode: this.mode,
       sweepIntervalMs: this.sweepIntervalMs,
       templates: templates.length,
       ...(this.options.config === undefined ? {} : { environment: this.options.config.environment }),
@@ -200,15 +219,14 @@ export class Orchestrator {
   async stop(): Promise<void> {
     if (this.stopped) return this.whenStopped;
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
     await this.health?.close().catch(() => {});
-    await this.sweeping;
+    await this.scheduler?.stop();
     await this.pool?.end().catch(() => {});
     this.log('info', 'orchestrator stopped', { ...this.counters });
     this.resolveStopped();
   }
 
-  /** Runs one sweep pass now (also what the interval does). */
+  /** Runs one sweep pass now (also what the scheduler does). */
   async sweep(): Promise<SweepResult> {
     if (this.pool === undefined) throw new Error('Orchestrator.sweep(): start() the orchestrator first');
     const result = await sweepOnce(this.pool, this.instanceId);
@@ -249,8 +267,8 @@ export class Orchestrator {
   /** The REST and gRPC servers the options or config ask for; a port that cannot be bound ends the start. */
   private async startServers(): Promise<void> {
     const config = this.options.config?.orchestration;
-    const web = resolveListener(this.options.web, config?.web, 8080);
-    const grpc = resolveListener(this.options.grpc, config?.grpc, 9190);
+    const web = resolveListener(this.options.web, config?.web, 8080, this.instanceIndex);
+    const grpc = resolveListener(this.options.grpc, config?.grpc, 9190, this.instanceIndex);
     if (web === undefined && grpc === undefined) return;
     try {
       this.health = await startOrchestrationHealth(this, { databaseUrl: this.databaseUrl, web, grpc, thresholds: this.options.health ?? {} });
@@ -263,18 +281,23 @@ export class Orchestrator {
     }
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.sweeping = this.sweep().then(
-        () => {},
-        (error: unknown) => {
-          this.counters.sweepErrors += 1;
-          this.log('error', 'sweep failed; will try again', { error: error instanceof Error ? error.message : String(error) });
-        },
-      );
-      void this.sweeping.then(() => this.schedule(this.sweepIntervalMs));
-    }, delayMs);
+  private async startSweeping(pool: pg.Pool): Promise<void> {
+    const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+    this.scheduler = new SweepScheduler({
+      mode: this.mode,
+      intervalMs: this.sweepIntervalMs,
+      databaseUrl: this.databaseUrl,
+      sweep: () => this.sweep(),
+      readDue: () => readDueTimes(pool),
+      onError: (error) => {
+        this.counters.sweepErrors += 1;
+        this.log('error', 'sweep failed; will try again', { error: message(error) });
+      },
+      onListenerLost: (error) => {
+        if (!this.stopped) this.log('warn', 'LISTEN connection lost; reconnecting', { error: message(error) });
+      },
+    });
+    await this.scheduler.start();
   }
 
   private log(level: LogRecord['level'], message: string, fields: Record<string, unknown>): void {

@@ -4,12 +4,11 @@
  * by Orchestrator.start() once migrations ran and templates are registered, closed by stop().
  */
 import { TaskerClient } from '../client/client.ts';
-import type { ListenerConfig } from '../config/types.ts';
 import { TaskService } from '../gen/tasker/v1/tasks_pb.ts';
 import type { OrchestratorStats } from '../orchestration/orchestrator.ts';
 import { DatabaseProbe } from './database-probe.ts';
 import { taskServiceImpl } from './grpc/task-service.ts';
-import type { HealthThresholds } from './listener-settings.ts';
+import type { HealthThresholds, ServerListener } from './listener-settings.ts';
 import { EventLoopLagMonitor } from './metrics/event-loop-lag.ts';
 import { MetricsRegistry } from './metrics/registry.ts';
 import { startHealthServers, type HealthServers, type ServerAddresses } from './servers.ts';
@@ -25,8 +24,8 @@ export interface OrchestratorView {
 
 export interface OrchestrationHealthSettings {
   databaseUrl: string;
-  web: ListenerConfig | undefined;
-  grpc: ListenerConfig | undefined;
+  web: ServerListener | undefined;
+  grpc: ServerListener | undefined;
   thresholds: HealthThresholds;
 }
 

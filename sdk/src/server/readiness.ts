@@ -30,8 +30,16 @@ export function eventLoopCheck(maxLagMs: number, thresholdMs: number): CheckResu
 export interface ClaimLoopFacts {
   /** The worker's state: only a running worker's loop must turn. */
   state: string;
-  /** Since the loop last finished a claim round (or stopped waiting for a slot). */
+  /** Since the worker's loop last finished a next() call (or stopped waiting for a slot). */
   ageMs: number;
+  /**
+   * Since the worker core last finished a claim round trip to the database (or handed out steps,
+   * or stopped waiting for a slot). next() returns empty-handed after its wait even while the
+   * core's claim hangs (on a lock, say), so the worker's own loop cannot show that stall; this
+   * does. Undefined where a healthy core may make no round trip for long: EventDrivenOnly claims
+   * only when notified.
+   */
+  coreAgeMs: number | undefined;
   /** Every slot busy: the loop waits for one by design. */
   waitingForSlot: boolean;
   /** Longest a running loop may go without a round. */
@@ -41,13 +49,18 @@ export interface ClaimLoopFacts {
 /**
  * A running worker whose claim loop finished no round for `stallMs` while a slot was free is
  * stalled: it holds a place in the deployment but takes no work. Each round ends within a
- * second when healthy (next() waits at most that long), so the limit is many rounds long.
+ * second when healthy (next() waits at most that long), and a polling core makes a round trip
+ * at least every poll interval, so the limit is many rounds long.
  */
 export function claimLoopCheck(facts: ClaimLoopFacts): CheckResult {
-  const seconds = (facts.ageMs / 1000).toFixed(1);
+  const seconds = (ms: number): string => (ms / 1000).toFixed(1);
+  const limit = `(limit ${seconds(facts.stallMs)} s)`;
   if (facts.state !== 'running') return { name: 'claim_loop', ok: true, message: `not claiming: the worker is ${facts.state}` };
   if (facts.waitingForSlot) return { name: 'claim_loop', ok: true, message: 'every slot is busy; waiting for one to free' };
-  return facts.ageMs <= facts.stallMs
-    ? { name: 'claim_loop', ok: true, message: `last round ${seconds} s ago` }
-    : { name: 'claim_loop', ok: false, message: `stalled: no claim round for ${seconds} s (limit ${(facts.stallMs / 1000).toFixed(1)} s)` };
+  if (facts.ageMs > facts.stallMs) return { name: 'claim_loop', ok: false, message: `stalled: no claim round for ${seconds(facts.ageMs)} s ${limit}` };
+  if (facts.coreAgeMs !== undefined && facts.coreAgeMs > facts.stallMs) {
+    return { name: 'claim_loop', ok: false, message: `stalled: no claim round trip to the database for ${seconds(facts.coreAgeMs)} s ${limit}` };
+  }
+  const latest = facts.coreAgeMs === undefined ? facts.ageMs : Math.max(facts.ageMs, facts.coreAgeMs);
+  return { name: 'claim_loop', ok: true, message: `last round ${seconds(latest)} s ago` };
 }

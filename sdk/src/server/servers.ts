@@ -7,12 +7,12 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import { Health } from '../gen/grpc/health/v1/health_pb.ts';
 import { HealthService } from '../gen/tasker/v1/health_pb.ts';
-import type { ListenerConfig } from '../config/types.ts';
 import { healthServiceImpl } from './grpc/health-service.ts';
 import { standardHealthImpl } from './grpc/standard-health.ts';
 import { startGrpcServer } from './grpc-server.ts';
 import type { HealthSource } from './health-types.ts';
 import type { ListenAddress, RunningServer } from './listen.ts';
+import type { ServerListener } from './listener-settings.ts';
 import { startRestServer } from './rest-server.ts';
 
 /** Where a service's servers listen; null for a server that is off. */
@@ -36,8 +36,8 @@ export interface HealthServers {
 
 export interface StartServersOptions {
   source: HealthSource;
-  web: ListenerConfig | undefined;
-  grpc: ListenerConfig | undefined;
+  web: ServerListener | undefined;
+  grpc: ServerListener | undefined;
   /** The config section, for error messages: `worker` or `orchestration`. */
   section: 'worker' | 'orchestration';
   /** More gRPC services, and their full names (for grpc.health.v1 checks by service name). */
@@ -48,6 +48,10 @@ export async function startHealthServers(options: StartServersOptions): Promise<
   const { source, web, grpc, section } = options;
   const closing = new AbortController();
   const variable = section.toUpperCase();
+  // Names what to change when the port is taken; an instance's port is its base port + index.
+  const setting = (protocol: 'web' | 'grpc', listener: ServerListener): string =>
+    `${section}.${protocol}.port (TASKER_${variable}_${protocol.toUpperCase()}_PORT` +
+    (listener.port === listener.basePort ? ')' : `; base ${listener.basePort} + instance index ${listener.instanceIndex})`);
   let rest: RunningServer | undefined;
   let rpc: RunningServer | undefined;
   try {
@@ -55,7 +59,7 @@ export async function startHealthServers(options: StartServersOptions): Promise<
       rest = await startRestServer(source, {
         host: web.host,
         port: web.port,
-        setting: `${section}.web.port (TASKER_${variable}_WEB_PORT)`,
+        setting: setting('web', web),
         what: `${section} REST server`,
       });
     }
@@ -67,7 +71,7 @@ export async function startHealthServers(options: StartServersOptions): Promise<
           router.service(Health, standardHealthImpl(source, { services: names, closing: closing.signal }));
           options.services?.register(router);
         },
-        { host: grpc.host, port: grpc.port, setting: `${section}.grpc.port (TASKER_${variable}_GRPC_PORT)`, what: `${section} gRPC server` },
+        { host: grpc.host, port: grpc.port, setting: setting('grpc', grpc), what: `${section} gRPC server` },
       );
     }
   } catch (error) {

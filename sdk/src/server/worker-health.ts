@@ -4,12 +4,11 @@
  * Worker.start() after the core connects, closed by its stop() after the drain, so probes see a
  * draining worker as alive but not ready.
  */
-import type { ListenerConfig } from '../config/types.ts';
 import type { WorkerObserver } from '../worker/observer.ts';
 import type { ResolvedWorkerOptions } from '../worker/options.ts';
 import type { WorkerStats } from '../worker/worker.ts';
 import { DatabaseProbe } from './database-probe.ts';
-import type { HealthThresholds } from './listener-settings.ts';
+import type { HealthThresholds, ServerListener } from './listener-settings.ts';
 import { EventLoopLagMonitor } from './metrics/event-loop-lag.ts';
 import { MetricsRegistry } from './metrics/registry.ts';
 import { claimLoopCheck } from './readiness.ts';
@@ -24,8 +23,8 @@ export interface WorkerView {
 }
 
 export interface WorkerHealthSettings {
-  web: ListenerConfig | undefined;
-  grpc: ListenerConfig | undefined;
+  web: ServerListener | undefined;
+  grpc: ServerListener | undefined;
   thresholds: HealthThresholds;
   /** How long one next() call waits for work: a healthy loop finishes a round at least this often. */
   claimWaitMs: number;
@@ -50,12 +49,20 @@ export async function startWorkerHealth(worker: WorkerView, settings: WorkerHeal
   const lag = new EventLoopLagMonitor(thresholds.eventLoopWindowMs === undefined ? {} : { windowMs: thresholds.eventLoopWindowMs });
   const pollIntervalMs = options.core.pollIntervalMs ?? (options.mode === 'PollingOnly' ? 100 : 1_000);
   const stallMs = thresholds.claimStallMs ?? 10 * Math.max(pollIntervalMs, settings.claimWaitMs);
+  // A polling core claims at least every poll interval; an EventDrivenOnly one only when notified.
+  const coreClaimsOften = options.mode !== 'EventDrivenOnly';
   const facts: ServiceFacts = {
     service: 'worker',
     instanceId: options.workerId,
     state: () => worker.stats().state,
     extraChecks: () => [
-      claimLoopCheck({ state: worker.stats().state, ageMs: telemetry.claimLoopAgeMs(), waitingForSlot: telemetry.waitingForSlotNow(), stallMs }),
+      claimLoopCheck({
+        state: worker.stats().state,
+        ageMs: telemetry.claimLoopAgeMs(),
+        coreAgeMs: coreClaimsOften ? telemetry.coreClaimAgeMs() : undefined,
+        waitingForSlot: telemetry.waitingForSlotNow(),
+        stallMs,
+      }),
     ],
     namespaces: () => options.namespaces,
     inFlightSteps: async () => {

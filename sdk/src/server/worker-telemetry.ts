@@ -10,6 +10,8 @@ import type { Counter, Histogram } from './metrics/families.ts';
 import { DURATION_BUCKETS, LATENCY_BUCKETS, type MetricsRegistry } from './metrics/registry.ts';
 
 const STEP_LABELS = ['namespace', 'handler'] as const;
+/** Least time between two reads of the core's counters from the claim loop. */
+const CORE_SAMPLE_MS = 500;
 
 export class WorkerTelemetry implements WorkerObserver {
   private readonly claimed: Counter;
@@ -24,8 +26,15 @@ export class WorkerTelemetry implements WorkerObserver {
   private readonly claimLatency: Histogram;
   private lastRoundAt = performance.now();
   private waiting = false;
+  /** When the core's claim round-trip counter last moved (or the loop otherwise progressed). */
+  private coreProgressAt = performance.now();
+  private coreRoundTrips: number | undefined;
+  private coreSampledAt = Number.NEGATIVE_INFINITY;
 
-  constructor(registry: MetricsRegistry, stats: () => WorkerStats) {
+  constructor(
+    registry: MetricsRegistry,
+    private readonly stats: () => WorkerStats,
+  ) {
     this.claimed = registry.counter('tasker_steps_claimed_total', 'Steps handed to this worker by a claim.', STEP_LABELS);
     this.succeeded = registry.counter('tasker_steps_succeeded_total', 'Steps whose success report the database accepted.', STEP_LABELS);
     this.failed = registry.counter('tasker_steps_failed_total', 'Steps that failed for good (permanent failure or last attempt).', STEP_LABELS);
@@ -66,14 +75,26 @@ export class WorkerTelemetry implements WorkerObserver {
     return performance.now() - this.lastRoundAt;
   }
 
+  /** Since the worker core last made a claim round trip (or handed out steps, or a slot freed). */
+  coreClaimAgeMs(): number {
+    this.sampleCore(performance.now());
+    return performance.now() - this.coreProgressAt;
+  }
+
   /** True while every slot is busy, so the loop waits by design. */
   waitingForSlotNow(): boolean {
     return this.waiting;
   }
 
   claimRound(durationMs: number, steps: readonly ClaimedStep[]): void {
-    this.lastRoundAt = performance.now();
+    const now = performance.now();
+    this.lastRoundAt = now;
+    // Sampled here too, not only when readiness is asked, so a stall is timed from when the
+    // counter stopped rather than from the first probe after it; at most twice a second, since
+    // a busy worker returns from next() far more often.
+    if (now - this.coreSampledAt >= CORE_SAMPLE_MS) this.sampleCore(now);
     if (steps.length === 0) return;
+    this.coreProgressAt = now;
     this.claimLatency.observe({}, durationMs / 1000);
     for (const step of steps) this.claimed.inc({ namespace: step.namespace, handler: step.handler });
   }
@@ -84,8 +105,18 @@ export class WorkerTelemetry implements WorkerObserver {
 
   waitingForSlot(waiting: boolean): void {
     this.waiting = waiting;
-    // The wait itself is not a stall: the clock starts again when a slot frees.
+    // The wait itself is not a stall, nor the core's pause once its buffer is full: the clocks
+    // start again when a slot frees.
     this.lastRoundAt = performance.now();
+    this.coreProgressAt = this.lastRoundAt;
+  }
+
+  private sampleCore(now: number): void {
+    this.coreSampledAt = now;
+    const trips = this.stats().core?.claimRoundTrips;
+    if (trips === undefined || trips === this.coreRoundTrips) return;
+    this.coreRoundTrips = trips;
+    this.coreProgressAt = now;
   }
 
   /** Counted by the same rules as Worker.stats(): by what the database made of the report. */

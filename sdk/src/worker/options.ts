@@ -9,10 +9,10 @@ import { hostname } from 'node:os';
 import type { BindingName, DeploymentMode, WorkerCoreConfig } from '../binding/types.ts';
 import { detectRuntime, type JsRuntime } from '../binding/ffi/load.ts';
 import { logWriterFromConfig } from '../config/log.ts';
-import type { ListenerConfig, TaskerConfig } from '../config/types.ts';
+import type { TaskerConfig } from '../config/types.ts';
 import { InvalidConfigError } from '../errors.ts';
 import { defaultLogWriter, type HandlerInput, type HandlerRegistry, type LogWriter } from '../handler/index.ts';
-import { resolveListener, type HealthThresholds, type ListenerOption } from '../server/listener-settings.ts';
+import { resolveInstanceIndex, resolveListener, type HealthThresholds, type ListenerOption, type ServerListener } from '../server/listener-settings.ts';
 import type { StepFinishedEvent } from './events.ts';
 
 /** Tuning of the worker core that a Worker passes through unchanged. */
@@ -53,6 +53,11 @@ export interface WorkerOptions {
   web?: ListenerOption;
   /** The gRPC server (health and grpc.health.v1), like `web`. Default: the config's worker.grpc (port 9400). */
   grpc?: ListenerOption;
+  /**
+   * Which instance of a cluster this worker is (0–9): its servers listen on the base ports + the
+   * index (8085/9400, 8086/9401, ...). Default: the config's worker.instance_index (TASKER_INSTANCE_ID), else 0.
+   */
+  instanceIndex?: number;
   /** Readiness limits of the health servers (event-loop lag, claim-loop stall, database probe). */
   health?: HealthThresholds;
   /** A loaded config (loadConfig({ context: 'worker' })): the defaults of everything above. */
@@ -73,9 +78,9 @@ export interface ResolvedWorkerOptions {
   runtime: JsRuntime;
   core: WorkerCoreTuning;
   /** The REST server to run; undefined: none. */
-  web: ListenerConfig | undefined;
+  web: ServerListener | undefined;
   /** The gRPC server to run; undefined: none. */
-  grpc: ListenerConfig | undefined;
+  grpc: ServerListener | undefined;
   health: HealthThresholds;
 }
 
@@ -134,6 +139,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   if (!Number.isFinite(shutdownGraceMs) || shutdownGraceMs < 0) {
     throw new InvalidConfigError('shutdownGraceMs', String(shutdownGraceMs), 'a duration in ms, 0 or more');
   }
+  const instanceIndex = resolveInstanceIndex(options.instanceIndex, config?.instanceIndex);
   return {
     namespaces: [...new Set(namespaces)],
     databaseUrl,
@@ -146,8 +152,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     handleSignals: options.handleSignals ?? true,
     runtime,
     core: { ...(options.config === undefined ? {} : coreTuningFromConfig(options.config)), ...options.core },
-    web: resolveListener(options.web, config?.web, 8085),
-    grpc: resolveListener(options.grpc, config?.grpc, 9400),
+    web: resolveListener(options.web, config?.web, 8085, instanceIndex),
+    grpc: resolveListener(options.grpc, config?.grpc, 9400, instanceIndex),
     health: options.health ?? {},
   };
 }

@@ -8,7 +8,8 @@ const HELP = `Usage: tasker-ctl config <generate|show|validate> [options]
 
 Works with the TOML configuration: config/tasker/base, then environments/<TASKER_ENV>, then the
 context's files, then environment variables; or one merged file, TASKER_CONFIG_PATH (required
-in production). See docs/config.md.
+in production). See docs/config.md. Instances of a cluster share one configuration and differ by
+TASKER_INSTANCE_ID (0-9): instance i serves REST and gRPC on the configured ports + i.
 
 Commands:
   generate   merge the tree for a context and environment into one file

@@ -41,7 +41,8 @@ config/tasker for TASKER_ENV, then environment variables (TASKER_WORKER_CONCURRE
 TASKER_WORKER_DEPLOYMENT_MODE, TASKER_BINDING, ...); a flag wins over all of them. The log
 format and level are the config's too. \`tasker-ctl config show --context worker\` prints them.
 
-Environment: DATABASE_URL (else the embedded server), TASKER_ENV, TASKER_CONFIG_PATH.
+Environment: DATABASE_URL (else the embedded server), TASKER_ENV, TASKER_CONFIG_PATH,
+TASKER_INSTANCE_ID (0-9: instance i of a cluster serves REST on 8085 + i, gRPC on 9400 + i).
 
 Exit status: 0 stopped after a drain, 1 failure (handler module, database, binding), 2 usage
 or configuration error.`;
