@@ -12,7 +12,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { detectRuntime } from '../binding/ffi/load.ts';
+import { detectRuntime } from '../runtime.ts';
 import { ConnectionTracker } from './connection-tracker.ts';
 import { listen, type ListenTarget, type RunningServer } from './listen.ts';
 

@@ -2,7 +2,7 @@
  * Which runtime and SDK version a service runs, for /health/detailed and the tasker_info metric.
  */
 import { readFileSync } from 'node:fs';
-import { detectRuntime, type JsRuntime } from '../binding/ffi/load.ts';
+import { detectRuntime, type JsRuntime } from '../runtime.ts';
 
 export interface RuntimeInfo {
   runtime: JsRuntime;

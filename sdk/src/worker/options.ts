@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { BindingName, DeploymentMode, WorkerCoreConfig } from '../binding/types.ts';
-import { detectRuntime, type JsRuntime } from '../binding/ffi/load.ts';
+import { detectRuntime, type JsRuntime } from '../runtime.ts';
 import { logWriterFromConfig } from '../config/log.ts';
 import type { TaskerConfig } from '../config/types.ts';
 import { InvalidConfigError } from '../errors.ts';

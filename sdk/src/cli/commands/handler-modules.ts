@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { detectRuntime } from '../../binding/ffi/load.ts';
+import { detectRuntime } from '../../runtime.ts';
 import { StepHandler, toHandlerDefinition, type HandlerDefinition, type HandlerInput } from '../../handler/index.ts';
 import { DuplicateHandlerExportError, HandlerDirError, HandlerModuleError } from '../cli-errors.ts';
 
