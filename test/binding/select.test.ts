@@ -89,8 +89,12 @@ describe('loadBinding', () => {
       loadBinding('napi', { env: { TASKER_BINDING_FALLBACK: 'pg' }, allowFallback: false, importModule: missing }),
     ).rejects.toBeInstanceOf(BindingUnavailableError);
     await expect(loadBinding('napi', { env: { TASKER_BINDING_FALLBACK: 'yes' }, importModule: missing })).rejects.toThrow(
-      'TASKER_BINDING_FALLBACK="yes" is invalid: expected pg (or unset)',
+      'TASKER_BINDING_FALLBACK="yes" is invalid: expected none or pg (or unset)',
     );
+    // `none`, as the config spells "no fallback" (worker.binding_fallback).
+    await expect(
+      loadBinding('napi', { env: { TASKER_BINDING_FALLBACK: 'none' }, importModule: missing }),
+    ).rejects.toBeInstanceOf(BindingUnavailableError);
   });
 
   it('pg echo crosses no boundary', async () => {

@@ -67,8 +67,9 @@ export function resolveBindingName(name?: string, env: Readonly<Record<string, s
 function fallbackAllowed(options: LoadBindingOptions, env: Readonly<Record<string, string | undefined>>): boolean {
   if (options.allowFallback !== undefined) return options.allowFallback;
   const value = env.TASKER_BINDING_FALLBACK;
-  if (value === undefined || value === '') return false;
-  if (value !== 'pg') throw new InvalidConfigError('TASKER_BINDING_FALLBACK', value, 'pg (or unset)');
+  // The same values the config accepts (worker.binding_fallback): none or pg.
+  if (value === undefined || value === '' || value === 'none') return false;
+  if (value !== 'pg') throw new InvalidConfigError('TASKER_BINDING_FALLBACK', value, 'none or pg (or unset)');
   return true;
 }
 
