@@ -301,9 +301,15 @@ mod tests {
             r#"{{"stepId":"{ID}","attempt":1,"delivery":1,"outcome":"success","result":{{"rows":2}},"batch":[{{"a": 1}}, [2], "three"]}}"#
         ))
         .unwrap();
-        assert_eq!(report.batch.as_ref().unwrap().get(), r#"[{"a": 1}, [2], "three"]"#);
+        assert_eq!(
+            report.batch.as_ref().unwrap().get(),
+            r#"[{"a": 1}, [2], "three"]"#
+        );
         let value: serde_json::Value = serde_json::from_str(&wire_batch([&report], |_| 1)).unwrap();
-        assert_eq!(value[0]["batch"], serde_json::json!([{"a": 1}, [2], "three"]));
+        assert_eq!(
+            value[0]["batch"],
+            serde_json::json!([{"a": 1}, [2], "three"])
+        );
         assert_eq!(value[0]["result"], serde_json::json!({"rows": 2}));
     }
 

@@ -158,7 +158,11 @@ async fn send(shared: &Shared, batch: &[Pending]) -> Result<Sent, CoreError> {
     result
 }
 
-async fn send_reserved(shared: &Shared, batch: &[Pending], reserved: usize) -> Result<Sent, CoreError> {
+async fn send_reserved(
+    shared: &Shared,
+    batch: &[Pending],
+    reserved: usize,
+) -> Result<Sent, CoreError> {
     let mut backoff = Backoff::new();
     loop {
         let (wire, deliveries) = {
@@ -175,7 +179,11 @@ async fn send_reserved(shared: &Shared, batch: &[Pending], reserved: usize) -> R
         };
         let started = tokio::time::Instant::now();
         // A drain that began meanwhile wants no more steps.
-        let claim_max = if shared.stop_claiming.is_cancelled() { 0 } else { reserved };
+        let claim_max = if shared.stop_claiming.is_cancelled() {
+            0
+        } else {
+            reserved
+        };
         let round_trip = shared.db.report_and_claim(
             &wire,
             &shared.config.worker_id,
