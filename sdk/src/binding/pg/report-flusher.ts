@@ -2,9 +2,10 @@
  * Commits reports in batches: up to reportBatchMax queued reports per tasker.report_and_claim
  * round trip, which also claims up to one step per report (as buffer room allows) from the
  * namespaces where the reports enqueued successors, so a finished step's ready successor needs
- * no NOTIFY and no second round trip. With reportLingerMs = 0 a flush starts as soon as none is running (reports submitted in
- * the same turn share it), and reports arriving during a flush go together in the next one; with
- * a linger, the first queued report waits up to that long for company (or a full batch).
+ * no NOTIFY and no second round trip. With reportLingerMs = 0 a flush starts as soon as none is
+ * running (reports submitted in the same turn share it), and reports arriving during a flush go
+ * together in the next one; with a linger, the first queued report waits up to that long for
+ * company (or a full batch).
  *
  * A round trip that fails on a lost connection goes back to the front of the queue and is sent
  * again once the database is back, as often as it takes: the protocol makes a resent report safe
