@@ -6,9 +6,11 @@
  *     commit), and
  *   - per PL/pgSQL function, calls and mean total/self time from pg_stat_user_functions
  *     (track_functions = 'pl'; self excludes nested PL/pgSQL functions, includes plain SQL and
- *     planning).
+ *     planning);
+ * then, in a second database, `--rounds` rounds of 10 single-step tasks claimed with one
+ * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50.
  *
- *   node bench/dist/sql-profile.js [--workflows 200]
+ *   node bench/dist/sql-profile.js [--workflows 200] [--rounds 40]
  *
  * PostgreSQL: DATABASE_URL, else the embedded server; a throwaway database is created and dropped.
  */
@@ -16,8 +18,10 @@ import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
 import pg from 'pg';
 
-const { values } = parseArgs({ options: { workflows: { type: 'string', default: '200' } } });
+const { values } = parseArgs({ options: { workflows: { type: 'string', default: '200' }, rounds: { type: 'string', default: '40' } } });
 const workflows = Number(values.workflows);
+const rounds = Number(values.rounds);
+const BATCH = 10;
 
 interface FunctionRow {
   function: string;
@@ -103,9 +107,44 @@ async function main(): Promise<void> {
         rows.map((row) => [row.function, { calls: Number(row.calls), total: Number(row.total_ms), self: Number(row.self_ms) }]),
       ),
     };
-    console.log(JSON.stringify(result));
+    console.log(JSON.stringify({ ...result, batches_of_10: await batches(server.url) }));
   } finally {
     await dropDatabase(server.url, name).catch(() => {});
+  }
+}
+
+/** p50 of claim_steps and report_steps for batches of 10 single-step tasks, in a fresh database. */
+async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_ms: number; report_p50_ms: number }> {
+  const name = `tasker_sql_profile_batch_${process.pid}`;
+  await createDatabase(serverUrl, name);
+  const url = withDatabaseName(serverUrl, name);
+  try {
+    await runMigrations({ databaseUrl: url, log: () => {} });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('SELECT tasker.register_template($1::jsonb)', [
+      JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
+    ]);
+    const claims: number[] = [];
+    const reports: number[] = [];
+    for (let round = 0; round < rounds; round += 1) {
+      for (let i = 0; i < BATCH; i += 1) {
+        await client.query("SELECT * FROM tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb)");
+      }
+      let t0 = performance.now();
+      const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
+        `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${BATCH}, 30, 'w') WHERE outcome = 'claimed'`,
+      );
+      claims.push(performance.now() - t0);
+      const report = rows.map((row) => ({ ...row, outcome: 'success', result: 1 }));
+      t0 = performance.now();
+      await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(report)]);
+      reports.push(performance.now() - t0);
+    }
+    await client.end();
+    return { rounds, claim_p50_ms: p50(claims), report_p50_ms: p50(reports) };
+  } finally {
+    await dropDatabase(serverUrl, name).catch(() => {});
   }
 }
 
