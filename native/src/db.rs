@@ -36,15 +36,6 @@ macro_rules! claimed_step_json {
     };
 }
 
-/// A report row as a `ReportResult`, from the columns of `tasker.report_steps` under `r`.
-macro_rules! report_result_json {
-    () => {
-        "json_build_object(
-  'stepId', r.step_id, 'accepted', r.accepted, 'reason', r.reason, 'stepState', r.step_state,
-  'taskState', r.task_state, 'nextRetryAt', r.next_retry_at, 'enqueued', r.enqueued)::text"
-    };
-}
-
 /// `tasker.claim_steps`, each claimed row also rendered as a `ClaimedStep` by the database.
 const CLAIM_SQL: &str = concat!(
     "SELECT c.outcome, c.step_id::text, c.attempt, c.delivery, c.namespace, ",
@@ -56,9 +47,11 @@ const CLAIM_SQL: &str = concat!(
 /// then what the claim returned (its rows come back as jsonb and are expanded to claim_steps'
 /// columns, so both statements render a claimed step with the same text).
 const REPORT_AND_CLAIM_SQL: &str = concat!(
-    "SELECT r.kind, r.step_id::text, r.accepted, r.enqueued, CASE WHEN r.kind = 'report' THEN ",
-    report_result_json!(),
-    " END, c.outcome, c.step_id::text, c.attempt, c.delivery, c.namespace, ",
+    "SELECT r.kind, r.step_id::text, r.accepted, r.enqueued, CASE WHEN r.kind = 'report' THEN
+  json_build_object(
+    'stepId', r.step_id, 'accepted', r.accepted, 'reason', r.reason, 'stepState', r.step_state,
+    'taskState', r.task_state, 'nextRetryAt', r.next_retry_at, 'enqueued', r.enqueued)::text
+END, c.outcome, c.step_id::text, c.attempt, c.delivery, c.namespace, ",
     claimed_step_json!(),
     " FROM tasker.report_and_claim($1::text::jsonb, $2::text, $3::int4, $4::int4) r
 LEFT JOIN LATERAL jsonb_to_record(r.claim) AS c(
@@ -67,13 +60,6 @@ LEFT JOIN LATERAL jsonb_to_record(r.claim) AS c(
   lease_expires_at timestamptz, namespace text, task_name text, task_version text,
   correlation_id text, context jsonb, inputs jsonb, dependency_results jsonb, successors text[]
 ) ON r.kind <> 'report'"
-);
-
-/// `tasker.report_steps`, each row also rendered as a `ReportResult`.
-const REPORT_SQL: &str = concat!(
-    "SELECT r.step_id::text, r.accepted, r.enqueued, ",
-    report_result_json!(),
-    " FROM tasker.report_steps($1::text::jsonb, $2::text) r"
 );
 
 const EXTEND_SQL: &str = "\
@@ -191,7 +177,7 @@ fn report_row(row: &tokio_postgres::Row, at: usize) -> Result<ReportRow, tokio_p
     })
 }
 
-/// One row of `report_steps`.
+/// One report row of `report_and_claim` (as `report_steps` returns it).
 #[derive(Debug)]
 pub struct ReportRow {
     pub step_id: String,
@@ -337,22 +323,6 @@ impl Db {
                 out.add(row, 0, Some(namespace))?;
             }
             Ok::<_, CoreError>(out)
-        })
-        .await
-    }
-
-    pub async fn report(&self, wire: &str, worker_id: &str) -> Result<Vec<ReportRow>, CoreError> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            let statement = client.prepare_cached(REPORT_SQL).await?;
-            let rows = client
-                .query(&statement, &[&wire, &worker_id])
-                .await
-                .map_err(|e| rows_error("report_steps", e))?;
-            rows.iter()
-                .map(|row| report_row(row, 0))
-                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-                .map_err(CoreError::from)
         })
         .await
     }
