@@ -11,14 +11,10 @@ import { createTask, registerTemplate } from '../../sdk/src/protocol/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runChild } from '../support/child-process.ts';
 import { single } from '../support/templates.ts';
+import { launch } from '../support/runtime-launch.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = join(ROOT, 'test/binding/fixtures/open-and-drain.mjs');
-const COMMANDS: Record<string, string[]> = {
-  node: [process.execPath, FIXTURE],
-  bun: [join(ROOT, 'node_modules/.bin/bun'), FIXTURE],
-  deno: [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A', FIXTURE],
-};
 
 let db: TestDatabase;
 
@@ -37,8 +33,8 @@ describe.each(CELLS)('%s with the %s binding', (runtime, binding) => {
     const namespace = `exit_${runtime}_${binding}`;
     await registerTemplate(db.pool, single(namespace));
     await createTask(db.pool, { namespace, name: 'single' });
-    const [command, ...args] = COMMANDS[runtime]!;
-    const run = await runChild(command!, args, {
+    const [command, ...args] = launch(runtime, FIXTURE);
+    const run = await runChild(command, args, {
       timeoutMs: 80_000,
       exitAfter: { output: /DONE/, withinMs: 15_000 },
       env: { ...process.env, DATABASE_URL: db.url, TEST_NAMESPACE: namespace, TASKER_BINDING: binding },

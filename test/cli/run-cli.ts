@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launch, type Runtime } from '../support/runtime-launch.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURES = join(ROOT, 'test/cli/fixtures');
@@ -19,12 +20,7 @@ export interface CliResult {
 }
 
 /** The runtimes tasker-ctl runs on, and how to start it on each. */
-export type Runtime = 'node' | 'bun' | 'deno';
-const LAUNCH: Record<Runtime, [string, ...string[]]> = {
-  node: [process.execPath],
-  bun: [join(ROOT, 'node_modules/.bin/bun')],
-  deno: [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A'],
-};
+export type { Runtime };
 
 /** Extra environment of one run (TASKER_ENV, TASKER_CONFIG_PATH, ...), over the defaults. */
 export type CliEnv = Readonly<Record<string, string>>;
@@ -38,8 +34,8 @@ function start(args: readonly string[], databaseUrl: string | undefined, runtime
   for (const name of Object.keys(env)) if (/^TASKER_(CONFIG_|WORKER_|ORCHESTRATION_|LOG_)/.test(name)) delete env[name];
   if (databaseUrl !== undefined) env['DATABASE_URL'] = databaseUrl;
   Object.assign(env, extra);
-  const [command, ...launchArgs] = LAUNCH[runtime];
-  return spawn(command, [...launchArgs, CLI, ...args], { cwd: ROOT, env, stdio: 'pipe' });
+  const [command, ...launchArgs] = launch(runtime, CLI, ...args);
+  return spawn(command, launchArgs, { cwd: ROOT, env, stdio: 'pipe' });
 }
 
 /** Runs `tasker-ctl ...args` to the end (killing it after `timeoutMs`). */

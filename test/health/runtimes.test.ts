@@ -20,16 +20,12 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { template } from '../support/templates.ts';
 import { eventually, get, healthClient, ServingStatus, StandardHealthClient, taskClient, WIRES } from './clients.ts';
 import { parseExposition, valueOf } from './prometheus-text.ts';
+import { launch } from '../support/runtime-launch.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = join(ROOT, 'test/health/fixtures/health-service.mjs');
 const RUNTIMES = ['node', 'bun', 'deno'] as const;
 type Runtime = (typeof RUNTIMES)[number];
-const COMMANDS: Record<Runtime, string[]> = {
-  node: [process.execPath, FIXTURE],
-  bun: [join(ROOT, 'node_modules/.bin/bun'), FIXTURE],
-  deno: [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A', FIXTURE],
-};
 
 interface Service {
   child: ChildProcessWithoutNullStreams;
@@ -44,7 +40,7 @@ const running: Service[] = [];
 
 /** Starts the fixture and waits for its `started` line, which names the ports it bound. */
 async function startService(runtime: Runtime, service: 'worker' | 'orchestrator', namespace: string): Promise<Service> {
-  const [command, ...args] = COMMANDS[runtime];
+  const [command, ...args] = launch(runtime, FIXTURE);
   const child = spawn(command ?? '', args, {
     env: { ...process.env, DATABASE_URL: db.url, SERVICE: service, TEST_NAMESPACE: namespace, TASKER_BINDING: 'napi' },
     stdio: ['pipe', 'pipe', 'pipe'],

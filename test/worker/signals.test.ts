@@ -10,14 +10,10 @@ import { TaskerClient } from '../../sdk/src/client/index.ts';
 import { registerTemplate } from '../../sdk/src/protocol/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { template } from '../support/templates.ts';
+import { launch } from '../support/runtime-launch.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = join(ROOT, 'test/worker/fixtures/sleepy-worker.mjs');
-const COMMANDS: Record<string, string[]> = {
-  node: [process.execPath, FIXTURE],
-  bun: [join(ROOT, 'node_modules/.bin/bun'), FIXTURE],
-  deno: [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A', FIXTURE],
-};
 
 let db: TestDatabase;
 let client: TaskerClient;
@@ -40,8 +36,8 @@ describe.each(CELLS)('%s worker on %s', (runtime, signal) => {
   it('drains the running step and exits 0', { timeout: 60_000 }, async () => {
     const namespace = `sig_${runtime}_${signal.toLowerCase()}`;
     await registerTemplate(db.pool, template('t', [{ name: 's', handler: 'h.sleepy' }], namespace));
-    const [command, ...args] = COMMANDS[runtime]!;
-    const child = spawn(command!, args, {
+    const [command, ...args] = launch(runtime, FIXTURE);
+    const child = spawn(command, args, {
       env: { ...process.env, DATABASE_URL: db.url, TEST_NAMESPACE: namespace, SLEEP_MS: '800', TASKER_BINDING: 'napi' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
