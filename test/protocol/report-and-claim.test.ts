@@ -24,6 +24,15 @@ beforeAll(async () => {
   ], 'rac_line'));
   await registerTemplate(db.pool, diamond('rac_diamond'));
   await registerTemplate(db.pool, single('rac_other'));
+  await registerTemplate(db.pool, template('line', [
+    { name: 'one', handler: 'h.one' },
+    { name: 'two', handler: 'h.two', dependencies: ['one'] },
+  ], 'rac_depth'));
+  await registerTemplate(db.pool, template('forked', [
+    { name: 'left', handler: 'h.left' },
+    { name: 'right', handler: 'h.right' },
+    { name: 'after_left', handler: 'h.after', dependencies: ['left'] },
+  ], 'rac_forked'));
 });
 
 afterAll(async () => {
@@ -157,5 +166,55 @@ describe('report_and_claim', () => {
     } finally {
       await listener.end();
     }
+  });
+  it('gives the successor to its reporter ahead of older messages, already leased, and fills the room left from the queue', async () => {
+    const first = await createTask(db.pool, { namespace: 'rac_depth', name: 'line' });
+    const one = await claimOne('rac_depth');
+    const waiting = await createTask(db.pool, { namespace: 'rac_depth', name: 'line' }); // its root's message is older
+    const { claim } = await reportAndClaim(db.pool, [success(one)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(claim.claimed.map((step) => [step.taskId, step.stepName])).toEqual([[first.taskId, 'two']]);
+    const two = claim.claimed[0]!;
+    // Its message exists (it carries the redelivery) and is hidden for the lease, as a queue read leaves it.
+    const message = (await queueMessages(db.pool, 'rac_depth')).find((m) => String(m.msg_id) === String(two.msgId));
+    expect(message).toBeDefined();
+    expect(message!.vt.getTime()).toBeGreaterThan(Date.now() + 20_000);
+    const { rows: log } = await db.pool.query(
+      'SELECT from_state, to_state, actor, reason FROM tasker.step_transitions WHERE step_id = $1 ORDER BY transition_id',
+      [two.stepId],
+    );
+    expect(log.map((row) => `${row.from_state ?? ''}>${row.to_state}`)).toEqual(['>pending', 'pending>enqueued', 'enqueued>in_progress']);
+    expect(log[2]).toMatchObject({ actor: 'w1', reason: 'claimed' });
+
+    // Room for two, one successor: the other place goes to the oldest message in the queue.
+    const last = await reportAndClaim(db.pool, [success(two)], { workerId: 'w1', claimMax: 1, leaseSeconds: 30 });
+    expect(last.claim.claimed).toEqual([]);
+    const root = await claimOne('rac_depth', 'w2');
+    expect(root.taskId).toBe(waiting.taskId);
+    const third = await createTask(db.pool, { namespace: 'rac_depth', name: 'line' });
+    const mixed = await reportAndClaim(db.pool, [success(root)], { workerId: 'w2', claimMax: 2, leaseSeconds: 30 });
+    expect(mixed.claim.claimed.map((step) => [step.taskId, step.stepName])).toEqual([
+      [waiting.taskId, 'two'],
+      [third.taskId, 'one'],
+    ]);
+    expect(mixed.claim.claimed.every((step) => step.delivery === 1 && step.namespace === 'rac_depth')).toBe(true);
+  });
+
+  it('does not claim a successor that a later report in the same call cancelled', async () => {
+    await createTask(db.pool, { namespace: 'rac_forked', name: 'forked' });
+    const { claimed } = await claimSteps(db.pool, { namespace: 'rac_forked', batchSize: 2, leaseSeconds: 30, workerId: 'w1' });
+    const left = claimed.find((step) => step.stepName === 'left')!;
+    const right = claimed.find((step) => step.stepName === 'right')!;
+    const { results, claim } = await reportAndClaim(db.pool, [
+      success(left),
+      { stepId: right.stepId, attempt: right.attempt, delivery: right.delivery, outcome: 'permanent_failure', error: { message: 'no' } },
+    ], { workerId: 'w1', claimMax: 2, leaseSeconds: 30 });
+    expect(results.map((r) => r.accepted)).toEqual([true, true]);
+    expect(results[1]).toMatchObject({ taskState: 'error' });
+    expect(claim.claimed).toEqual([]);
+    const { rows } = await db.pool.query(
+      "SELECT state, claimed_by FROM tasker.workflow_steps WHERE task_id = $1 AND name = 'after_left'",
+      [left.taskId],
+    );
+    expect(rows).toEqual([{ state: 'cancelled', claimed_by: null }]);
   });
 });
