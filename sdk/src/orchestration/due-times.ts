@@ -59,7 +59,9 @@ SELECT
                   WHERE s.state = 'in_progress' AND s.lease_expires_at < now()
                     AND s.deliveries < s.max_deliveries AND t.state IN ('pending', 'in_progress'))
     THEN 0
-    ELSE (SELECT greatest(0, extract(epoch FROM min(s.next_retry_at) - now()) * 1000)
+    -- greatest() skips NULLs, so without the CASE "no retry waiting" would read as "due now".
+    ELSE (SELECT CASE WHEN min(s.next_retry_at) IS NOT NULL
+                      THEN greatest(0, extract(epoch FROM min(s.next_retry_at) - now()) * 1000) END
             FROM tasker.workflow_steps s WHERE s.state = 'waiting_for_retry')
   END::float8 AS claimable_in_ms,
   ARRAY(SELECT n.name FROM tasker.namespaces n ORDER BY n.name) AS namespaces`;
