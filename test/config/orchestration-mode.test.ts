@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskerClient } from '../../sdk/src/client/index.ts';
 import { loadConfig } from '../../sdk/src/config/index.ts';
 import { Orchestrator } from '../../sdk/src/orchestration/index.ts';
-import type { DueTimes } from '../../sdk/src/orchestration/due-times.ts';
+import { readDueTimes, type DueTimes } from '../../sdk/src/orchestration/due-times.ts';
 import { CLAIM_WATCH_MS, DUE_MARGIN_MS, IDLE_REFRESH_MS, nextWakeDelay, OVERDUE_RETRY_MS } from '../../sdk/src/orchestration/wake-plan.ts';
-import { claimSteps, registerTemplate } from '../../sdk/src/protocol/index.ts';
+import { claimSteps, createTask, registerTemplate, reportStep } from '../../sdk/src/protocol/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { sleep } from '../support/queue.ts';
 import { template } from '../support/templates.ts';
@@ -43,13 +43,13 @@ afterAll(async () => {
 });
 
 /** An orchestrator set up by a loaded config whose deployment mode and interval come from the environment. */
-async function orchestrator(mode: string, intervalMs: number): Promise<Orchestrator> {
+async function orchestrator(mode: string, intervalMs: number, databaseUrl = db.url): Promise<Orchestrator> {
   const config = await loadConfig({
     context: 'orchestration',
     environment: 'test',
     root: tree.root,
     env: {
-      DATABASE_URL: db.url,
+      DATABASE_URL: databaseUrl,
       DEPLOYMENT_MODE: 'no-migrate',
       TASKER_ORCHESTRATION_DEPLOYMENT_MODE: mode,
       TASKER_ORCHESTRATION_SWEEP_INTERVAL_MS: String(intervalMs),
@@ -67,8 +67,8 @@ async function listenSessions(): Promise<number> {
   return rows[0]?.count ?? 0;
 }
 
-async function stateOf(taskId: string): Promise<string | undefined> {
-  return (await client.getTask(taskId))?.state;
+async function stateOf(taskId: string, using: TaskerClient = client): Promise<string | undefined> {
+  return (await using.getTask(taskId))?.state;
 }
 
 /** Polls until `condition` holds (a pass counts once both its sweeps ended, after the task changed). */
@@ -80,17 +80,17 @@ async function until(what: string, condition: () => boolean, timeoutMs = 10_000)
   }
 }
 
-/** Polls until the task leaves in_progress; returns when (performance.now()) it was seen so. */
 /**
  * "Promptly" for a wake-up the tests expect from an event or a due time: far below the 1 h poll
  * interval they run with, yet loose enough for a loaded CI machine.
  */
 const SOON_MS = 8_000;
 
-async function finishedAt(taskId: string, timeoutMs: number): Promise<number> {
+/** Polls until the task leaves in_progress; returns when (performance.now()) it was seen so. */
+async function finishedAt(taskId: string, timeoutMs: number, using: TaskerClient = client): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if ((await stateOf(taskId)) !== 'in_progress') return performance.now();
+    if ((await stateOf(taskId, using)) !== 'in_progress') return performance.now();
     await sleep(20);
   }
   throw new Error(`task ${taskId} was still in progress after ${timeoutMs} ms`);
@@ -139,6 +139,29 @@ describe('orchestration.deployment_mode', () => {
     expect(await listenSessions()).toBe(0);
   });
 
+  it('EventDrivenOnly hears of a namespace registered while it sleeps, and of the tasks created there', { timeout: 60_000 }, async () => {
+    // A database with no namespace at all, so nothing is due and the orchestrator sleeps for
+    // its idle refresh (a minute) unless a notification wakes it.
+    const fresh = await createTestDatabase();
+    const freshClient = new TaskerClient({ databaseUrl: fresh.url });
+    const service = await orchestrator('EventDrivenOnly', HOUR_MS, fresh.url);
+    try {
+      await sleep(500);
+      expect(service.stats().sweeps).toBe(0);
+      await registerTemplate(fresh.pool, template('job', [{ name: 'only', handler: 'om.only' }], 'orch_late'));
+      const created = performance.now();
+      const { taskId } = await freshClient.createTask({ namespace: 'orch_late', name: 'job', timeoutMs: 1_200 });
+      const sweptAt = await finishedAt(taskId, 15_000, freshClient);
+      expect(await stateOf(taskId, freshClient)).toBe('error');
+      expect(sweptAt - created).toBeGreaterThanOrEqual(1_200);
+      expect(sweptAt - created).toBeLessThan(SOON_MS);
+    } finally {
+      await service.stop();
+      await freshClient.close();
+      await fresh.drop();
+    }
+  });
+
   it('PollingOnly sweeps on its interval only, without a LISTEN connection', { timeout: 60_000 }, async () => {
     const intervalMs = 3_000;
     const service = await orchestrator('PollingOnly', intervalMs);
@@ -181,6 +204,43 @@ describe('orchestration.deployment_mode', () => {
       await until('three passes on the 100 ms interval', () => fast.stats().sweeps >= 3);
     } finally {
       await fast.stop();
+    }
+  });
+});
+
+describe('readDueTimes', () => {
+  it('reads nothing due in an empty database, and each kind of due time as it appears', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      expect(await readDueTimes(fresh.pool)).toEqual({
+        sweepable: false, leaseInMs: null, deadlineInMs: null, claimableInMs: null, namespaces: [],
+      });
+      await registerTemplate(fresh.pool, template('job', [{ name: 'only', handler: 'om.only' }], 'due_ns'));
+      expect((await readDueTimes(fresh.pool)).namespaces).toEqual(['due_ns']);
+
+      // Enqueued: claimable now.
+      await createTask(fresh.pool, { namespace: 'due_ns', name: 'job' });
+      expect(await readDueTimes(fresh.pool)).toMatchObject({ claimableInMs: 0, leaseInMs: null });
+
+      // Claimed: a lease runs out later; nothing is claimable.
+      const [step] = (await claimSteps(fresh.pool, { namespace: 'due_ns', batchSize: 1, leaseSeconds: 30, workerId: 'w' })).claimed;
+      const leased = await readDueTimes(fresh.pool);
+      expect(leased.claimableInMs).toBeNull();
+      expect(leased.leaseInMs).toBeGreaterThan(25_000);
+      expect(leased.leaseInMs).toBeLessThanOrEqual(30_000);
+
+      // A retry in 20 s: claimable then, not now.
+      await reportStep(fresh.pool, {
+        stepId: step!.stepId, attempt: step!.attempt, delivery: step!.delivery,
+        outcome: 'retryable_failure', error: { message: 'later' }, retryAfterMs: 20_000,
+      });
+      const waiting = await readDueTimes(fresh.pool);
+      expect(waiting.leaseInMs).toBeNull();
+      expect(waiting.claimableInMs).toBeGreaterThan(15_000);
+      expect(waiting.claimableInMs).toBeLessThanOrEqual(20_000);
+      expect(waiting.sweepable).toBe(false);
+    } finally {
+      await fresh.drop();
     }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The event-driven orchestrator's LISTEN connection, on channels the SQL already notifies:
  * `tasker_queue_<namespace>` (steps enqueued: a task was created, successors or a retry were
- * enqueued; a claim, and so a lease, may follow) and `tasker_task_state` (a task finished: the
- * expired leases of its steps become the lease sweep's to cancel). Each notification asks the
+ * enqueued; a claim, and so a lease, may follow), `tasker_task_state` (a task finished: the
+ * expired leases of its steps become the lease sweep's to cancel) and `tasker_namespace` (a
+ * namespace was registered: its queue channel must be listened to). Each notification asks the
  * orchestrator to read its due times again. A lost connection is reopened with backoff, and the
  * orchestrator is woken once it is back, since notifications sent meanwhile are lost.
  */
@@ -10,6 +11,7 @@ import pg from 'pg';
 import { quoteIdentifier } from '../db/sql-identifier.ts';
 
 const TASK_STATE_CHANNEL = 'tasker_task_state';
+const NAMESPACE_CHANNEL = 'tasker_namespace';
 const QUEUE_CHANNEL_PREFIX = 'tasker_queue_';
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 30_000;
@@ -32,8 +34,9 @@ export class WakeListener {
   constructor(private readonly options: WakeListenerOptions) {}
 
   /**
-   * Connects and listens on tasker_task_state. A failure is reported through onLost and retried
-   * with backoff, like a connection lost later: the sweeps must not wait for it.
+   * Connects and listens on tasker_task_state and tasker_namespace. A failure is reported
+   * through onLost and retried with backoff, like a connection lost later: the sweeps must not
+   * wait for it.
    */
   async start(): Promise<void> {
     try {
@@ -90,6 +93,7 @@ export class WakeListener {
     try {
       await client.connect();
       await client.query(`LISTEN ${TASK_STATE_CHANNEL}`);
+      await client.query(`LISTEN ${NAMESPACE_CHANNEL}`);
       for (const namespace of this.listening) await client.query(`LISTEN ${quoteIdentifier(QUEUE_CHANNEL_PREFIX + namespace)}`);
     } catch (error) {
       client.removeAllListeners('end');

@@ -18,9 +18,9 @@ export const DUE_MARGIN_MS = 10;
  */
 export const OVERDUE_RETRY_MS = 250;
 /**
- * Longest sleep of EventDrivenOnly with nothing due. Only a namespace registered while the
- * orchestrator sleeps needs it: its queue channel is listened to from the next wake-up, and this
- * bounds how long a task created there can go unseen. One small read a minute, no sweep.
+ * Longest sleep of EventDrivenOnly with nothing due. Every change the sweeps care about is
+ * announced (a new namespace too, on tasker_namespace), so this is only a safety net for a
+ * notification lost with its connection: one small read a minute, no sweep.
  */
 export const IDLE_REFRESH_MS = 60_000;
 
