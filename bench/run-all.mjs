@@ -65,11 +65,11 @@ const pgVersion = `PostgreSQL ${status.match(/^version:\s*([0-9.]+)/m)?.[1] ?? '
 const loadAfter = loadavg();
 const shown = (value) => value ?? '–';
 const table = [
-  '| runtime | binding | echo (µs) | round trip, batch 1 (µs/step) | round trip, batch 50 (µs/step) | throughput (steps/s) | client CPU (µs/step) | claim / report round trips | command |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| runtime | binding | echo (µs) | empty next (µs) | round trip, batch 1 (µs/step) | round trip, batch 50 (µs/step) | throughput (steps/s) | client CPU (µs/step) | claim / report round trips | command |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.runtime} | ${r.binding} | ${shown(r.echo_us)} | ${shown(r.round_trip_batch1_us)} | ${shown(r.round_trip_batch50_us)} | ` +
+      `| ${r.runtime} | ${r.binding} | ${shown(r.echo_us)} | ${shown(r.empty_next_us)} | ${shown(r.round_trip_batch1_us)} | ${shown(r.round_trip_batch50_us)} | ` +
       `${shown(r.throughput_steps_per_s)} | ${shown(r.client_cpu_us_per_step)} | ${shown(r.claim_round_trips)} / ${shown(r.report_round_trips)} | \`${r.command}\` |`,
   ),
 ].join('\n');

@@ -1,7 +1,8 @@
 /**
- * Worker-core benchmark: the crossing cost, one claim + report round trip with a no-op handler at
- * batch 1 and at batch 50 (µs per step), and the throughput of one worker process over N
- * pre-created single-step tasks (steps/s), for one binding on the runtime running this file.
+ * Worker-core benchmark: the crossing cost, what next(1, 0) costs with nothing buffered, one
+ * claim + report round trip with a no-op handler at batch 1 and at batch 50 (µs per step), and
+ * the throughput of one worker process over N pre-created single-step tasks (steps/s), for one
+ * binding on the runtime running this file.
  *
  *   node bench/dist/worker-core.js --binding napi      (after npm run build)
  *   bun bench/worker-core.ts --binding ffi
@@ -93,6 +94,21 @@ async function crossing(binding: BindingModule, calls: number): Promise<number> 
   return ((performance.now() - started) * 1000) / calls;
 }
 
+/**
+ * What `next(1, 0)` costs when nothing is buffered (µs per call): the check a handler slot makes
+ * before it waits. It must answer at once, without a timer (the C ABI's took up to a millisecond
+ * of the JS thread before the fix in native/src/core.rs).
+ */
+async function emptyNext(core: WorkerCore, calls: number): Promise<number> {
+  for (let i = 0; i < 100; i += 1) await core.next(1, 0);
+  const started = performance.now();
+  for (let i = 0; i < calls; i += 1) {
+    const steps = await core.next(1, 0);
+    if (steps.length > 0) throw new Error('emptyNext: a step was buffered in a namespace with no tasks');
+  }
+  return ((performance.now() - started) * 1000) / calls;
+}
+
 const server = await resolveDatabase();
 const name = `tasker_bench_${process.pid}`;
 await createDatabase(server.url, name);
@@ -102,7 +118,15 @@ try {
   await runMigrations({ databaseUrl: url, mode: 'standard' });
   const binding = await loadBinding(values.binding);
   const result: Record<string, number | string> = { runtime: runtime(), binding: binding.name };
-  if (parts.has('echo')) result['echo_us'] = Number((await crossing(binding, 10_000)).toFixed(2));
+  if (parts.has('echo')) {
+    result['echo_us'] = Number((await crossing(binding, 10_000)).toFixed(2));
+    await pool.query('SELECT * FROM tasker.register_template($1::jsonb)', [
+      JSON.stringify({ namespace: 'bench_empty', name: 'noop', version: '1.0.0', steps: [{ name: 'only', handler: 'noop' }] }),
+    ]);
+    const core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_empty'] });
+    result['empty_next_us'] = Number((await emptyNext(core, 1_000)).toFixed(2));
+    await core.drain(5000);
+  }
 
   if (parts.has('rt1')) {
     await createTasks(pool, 'bench_rt1', roundTrips);
