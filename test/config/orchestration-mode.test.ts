@@ -8,6 +8,9 @@
  *   no LISTEN connection.
  * - Hybrid is event-driven too (a long interval does not delay a deadline), with the interval as
  *   a safety net.
+ * - EventDrivenOnly hears of a namespace registered while it sleeps (tasker_namespace) and so of
+ *   the deadlines of tasks created there.
+ * - readDueTimes reads each due time right, starting from an empty database (nothing due).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskerClient } from '../../sdk/src/client/index.ts';
