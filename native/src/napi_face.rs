@@ -10,7 +10,8 @@ use crate::core::{drain_json, Core};
 use crate::error::{codes, CoreError};
 use crate::runtime;
 use crate::MAX_INPUT_BYTES;
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::PromiseRaw;
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use std::sync::Arc;
 
@@ -82,11 +83,18 @@ impl NativeWorkerCore {
 
     /// Commits a JSON array of `StepReport`s together; resolves with a JSON array of their
     /// envelopes in order (`{"ok":true,"value":ReportResult}` or `{"ok":false,"error":…}`).
-    #[napi]
-    pub async fn report_many(&self, reports_json: String) -> Result<String> {
+    /// The reports are queued before this returns, on the JS thread: an `async fn` would queue
+    /// them only once one of the addon's threads ran it, which on a machine whose cores are busy
+    /// with PostgreSQL came milliseconds later (0.8 ms per step on average, 4 ms at p90).
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn report_many<'env>(
+        &self,
+        env: &'env Env,
+        reports_json: String,
+    ) -> Result<PromiseRaw<'env, String>> {
         check_size("reportsJson", &reports_json)?;
-        let core = self.core.clone();
-        core.report_many(&reports_json).await.map_err(reject)
+        let queued = self.core.queue_many(&reports_json).map_err(reject)?;
+        env.spawn_future(async move { Ok(queued.settled().await) })
     }
 
     /// Commits a `StepReport` JSON; resolves with the `ReportResult` JSON.

@@ -32,6 +32,14 @@ impl Core {
     /// a report refused (one bad report does not fail the others). Err only when the array
     /// itself is not JSON or the core is closed.
     pub async fn report_many(&self, reports_json: &str) -> Result<String, CoreError> {
+        let queued = self.queue_many(reports_json)?;
+        Ok(queued.settled().await)
+    }
+
+    /// The queuing half of `report_many`, done on the calling thread: the napi face calls it on
+    /// the JS thread, so the reports reach the flusher at once however busy the addon's own
+    /// threads are, and only the waiting for their answers leaves the thread.
+    pub fn queue_many(&self, reports_json: &str) -> Result<QueuedReports, CoreError> {
         let reports: Vec<&RawValue> = serde_json::from_str(reports_json).map_err(|e| {
             CoreError::invalid_report("reports", format!("invalid report array: {e}"))
         })?;
@@ -49,15 +57,7 @@ impl Core {
             }
         }
         self.enqueue(queued)?;
-        let mut envelopes = Vec::with_capacity(answers.len());
-        for answer in answers {
-            let result = match answer {
-                Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(CoreError::closed())),
-                Err(error) => Err(error),
-            };
-            envelopes.push(envelope::result(result));
-        }
-        Ok(json_array(&envelopes))
+        Ok(QueuedReports { answers })
     }
 
     /// The C ABI's submit: queues the reports of a JSON array `[{"ticket":n,"report":StepReport}]`
@@ -160,5 +160,26 @@ impl Core {
         }
         self.shared.report_queued.notify_one();
         Ok(())
+    }
+}
+
+/// Reports queued together by `queue_many`, in their array's order: a receiver for each one
+/// queued, or why it was refused.
+pub struct QueuedReports {
+    answers: Vec<Result<oneshot::Receiver<Answer>, CoreError>>,
+}
+
+impl QueuedReports {
+    /// Waits until every report is settled; a JSON array of their envelopes in order.
+    pub async fn settled(self) -> String {
+        let mut envelopes = Vec::with_capacity(self.answers.len());
+        for answer in self.answers {
+            let result = match answer {
+                Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(CoreError::closed())),
+                Err(error) => Err(error),
+            };
+            envelopes.push(envelope::result(result));
+        }
+        json_array(&envelopes)
     }
 }
