@@ -24,6 +24,9 @@ export declare class NativeWorkerCore {
   /**
    * Commits a JSON array of `StepReport`s together; resolves with a JSON array of their
    * envelopes in order (`{"ok":true,"value":ReportResult}` or `{"ok":false,"error":…}`).
+   * The reports are queued before this returns, on the JS thread: an `async fn` would queue
+   * them only once one of the addon's threads ran it, which on a machine whose cores are busy
+   * with PostgreSQL came milliseconds later (0.8 ms per step on average, 4 ms at p90).
    */
   reportMany(reportsJson: string): Promise<string>
   /** Commits a `StepReport` JSON; resolves with the `ReportResult` JSON. */
