@@ -120,9 +120,7 @@ try {
   const result: Record<string, number | string> = { runtime: runtime(), binding: binding.name };
   if (parts.has('echo')) {
     result['echo_us'] = Number((await crossing(binding, 10_000)).toFixed(2));
-    await pool.query('SELECT * FROM tasker.register_template($1::jsonb)', [
-      JSON.stringify({ namespace: 'bench_empty', name: 'noop', version: '1.0.0', steps: [{ name: 'only', handler: 'noop' }] }),
-    ]);
+    await createTasks(pool, 'bench_empty', 0); // the namespace only
     const core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_empty'] });
     result['empty_next_us'] = Number((await emptyNext(core, 1_000)).toFixed(2));
     await core.drain(5000);

@@ -27,18 +27,12 @@ impl Core {
     }
 
     /// Queues the reports of a JSON array together (the flusher sees them all at once, so they
-    /// share a round trip) and resolves, once each is settled, with a JSON array of their
-    /// envelopes in the same order: `{"ok":true,"value":ReportResult}` or `{"ok":false,…}` for
-    /// a report refused (one bad report does not fail the others). Err only when the array
-    /// itself is not JSON or the core is closed.
-    pub async fn report_many(&self, reports_json: &str) -> Result<String, CoreError> {
-        let queued = self.queue_many(reports_json)?;
-        Ok(queued.settled().await)
-    }
-
-    /// The queuing half of `report_many`, done on the calling thread: the napi face calls it on
-    /// the JS thread, so the reports reach the flusher at once however busy the addon's own
-    /// threads are, and only the waiting for their answers leaves the thread.
+    /// share a round trip), on the calling thread: the napi face calls it on the JS thread, so
+    /// the reports reach the flusher at once however busy the addon's own threads are. Awaiting
+    /// the returned `QueuedReports` gives, once each is settled, a JSON array of their envelopes
+    /// in the same order: `{"ok":true,"value":ReportResult}` or `{"ok":false,…}` for a report
+    /// refused (one bad report does not fail the others). Err only when the array itself is not
+    /// JSON or the core is closed.
     pub fn queue_many(&self, reports_json: &str) -> Result<QueuedReports, CoreError> {
         let reports: Vec<&RawValue> = serde_json::from_str(reports_json).map_err(|e| {
             CoreError::invalid_report("reports", format!("invalid report array: {e}"))
