@@ -8,9 +8,13 @@
  *     (track_functions = 'pl'; self excludes nested PL/pgSQL functions, includes plain SQL and
  *     planning);
  * then, in a second database, `--rounds` rounds of 10 single-step tasks claimed with one
- * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50.
+ * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50;
+ * then, in a third, a burst of `--backlog` single-step tasks drained 50 at a time (claim_steps,
+ * report_steps) from one session, in steps/s: first under statistics taken while every task was
+ * complete (a deployment that was idle), then another burst analyzed before its drain
+ * (migration 0016).
  *
- *   node bench/dist/sql-profile.js [--workflows 200] [--rounds 40]
+ *   node bench/dist/sql-profile.js [--workflows 200] [--rounds 40] [--backlog 2000]
  *
  * PostgreSQL: DATABASE_URL, else the embedded server; a throwaway database is created and dropped.
  */
@@ -18,9 +22,16 @@ import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
 import pg from 'pg';
 
-const { values } = parseArgs({ options: { workflows: { type: 'string', default: '200' }, rounds: { type: 'string', default: '40' } } });
+const { values } = parseArgs({
+  options: {
+    workflows: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '40' },
+    backlog: { type: 'string', default: '2000' },
+  },
+});
 const workflows = Number(values.workflows);
 const rounds = Number(values.rounds);
+const backlog = Number(values.backlog);
 const BATCH = 10;
 
 interface FunctionRow {
@@ -107,7 +118,7 @@ async function main(): Promise<void> {
         rows.map((row) => [row.function, { calls: Number(row.calls), total: Number(row.total_ms), self: Number(row.self_ms) }]),
       ),
     };
-    console.log(JSON.stringify({ ...result, batches_of_10: await batches(server.url) }));
+    console.log(JSON.stringify({ ...result, batches_of_10: await batches(server.url), burst: await burst(server.url) }));
   } finally {
     await dropDatabase(server.url, name).catch(() => {});
   }
@@ -143,6 +154,59 @@ async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_m
     }
     await client.end();
     return { rounds, claim_p50_ms: p50(claims), report_p50_ms: p50(reports) };
+  } finally {
+    await dropDatabase(serverUrl, name).catch(() => {});
+  }
+}
+
+/**
+ * Creates `count` single-step tasks in one statement (then ANALYZE, if `analyze`), then drains them
+ * 50 at a time; steps/s of the drain.
+ */
+async function drain(client: pg.Client, count: number, analyze: boolean): Promise<number> {
+  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count]);
+  if (analyze) await client.query('ANALYZE');
+  const started = performance.now();
+  let steps = 0;
+  for (;;) {
+    const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
+      "SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', 50, 30, 'w') WHERE outcome = 'claimed'",
+    );
+    if (rows.length === 0) break;
+    await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(rows.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
+    steps += rows.length;
+  }
+  if (steps !== count) throw new Error(`drained ${steps} of ${count} steps`);
+  return Math.round(steps / ((performance.now() - started) / 1000));
+}
+
+/**
+ * A burst after an idle spell: statistics taken with every task complete, then `backlog` tasks
+ * drained (steps/s); then another burst, analyzed before its drain. Autovacuum is off for the
+ * tables meanwhile, so the first drain runs on the idle statistics throughout.
+ */
+async function burst(serverUrl: string): Promise<{ backlog: number; idle_statistics_steps_per_s: number; fresh_statistics_steps_per_s: number }> {
+  const name = `tasker_sql_profile_burst_${process.pid}`;
+  await createDatabase(serverUrl, name);
+  const url = withDatabaseName(serverUrl, name);
+  try {
+    await runMigrations({ databaseUrl: url, log: () => {} });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    for (const table of ['tasks', 'workflow_steps', 'step_transitions', 'task_transitions']) {
+      await client.query(`ALTER TABLE tasker.${table} SET (autovacuum_enabled = false)`);
+    }
+    await client.query('SELECT tasker.register_template($1::jsonb)', [
+      JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
+    ]);
+    await drain(client, 20, false);
+    // What autovacuum leaves after an idle spell: the queue's emptied pages vacuumed away, and
+    // statistics that say every task is complete.
+    await client.query('VACUUM ANALYZE');
+    const idle = await drain(client, backlog, false);
+    const fresh = await drain(client, backlog, true);
+    await client.end();
+    return { backlog, idle_statistics_steps_per_s: idle, fresh_statistics_steps_per_s: fresh };
   } finally {
     await dropDatabase(serverUrl, name).catch(() => {});
   }
