@@ -124,18 +124,34 @@ async function main(): Promise<void> {
   }
 }
 
-/** p50 of claim_steps and report_steps for batches of 10 single-step tasks, in a fresh database. */
-async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_ms: number; report_p50_ms: number }> {
-  const name = `tasker_sql_profile_batch_${process.pid}`;
+/**
+ * Runs `work` with a session on a fresh, migrated database `tasker_sql_profile_<label>_<pid>`
+ * holding the single-step template sql_profile/single; drops the database afterwards.
+ */
+async function withSingleStepDatabase<T>(serverUrl: string, label: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const name = `tasker_sql_profile_${label}_${process.pid}`;
   await createDatabase(serverUrl, name);
   const url = withDatabaseName(serverUrl, name);
   try {
     await runMigrations({ databaseUrl: url, log: () => {} });
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query('SELECT tasker.register_template($1::jsonb)', [
-      JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
-    ]);
+    try {
+      await client.query('SELECT tasker.register_template($1::jsonb)', [
+        JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
+      ]);
+      return await work(client);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await dropDatabase(serverUrl, name).catch(() => {});
+  }
+}
+
+/** p50 of claim_steps and report_steps for batches of 10 single-step tasks, in a fresh database. */
+async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_ms: number; report_p50_ms: number }> {
+  return withSingleStepDatabase(serverUrl, 'batch', async (client) => {
     const claims: number[] = [];
     const reports: number[] = [];
     for (let round = 0; round < rounds; round += 1) {
@@ -152,11 +168,8 @@ async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_m
       await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(report)]);
       reports.push(performance.now() - t0);
     }
-    await client.end();
     return { rounds, claim_p50_ms: p50(claims), report_p50_ms: p50(reports) };
-  } finally {
-    await dropDatabase(serverUrl, name).catch(() => {});
-  }
+  });
 }
 
 /**
@@ -186,30 +199,18 @@ async function drain(client: pg.Client, count: number, analyze: boolean): Promis
  * tables meanwhile, so the first drain runs on the idle statistics throughout.
  */
 async function burst(serverUrl: string): Promise<{ backlog: number; idle_statistics_steps_per_s: number; fresh_statistics_steps_per_s: number }> {
-  const name = `tasker_sql_profile_burst_${process.pid}`;
-  await createDatabase(serverUrl, name);
-  const url = withDatabaseName(serverUrl, name);
-  try {
-    await runMigrations({ databaseUrl: url, log: () => {} });
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+  return withSingleStepDatabase(serverUrl, 'burst', async (client) => {
     for (const table of ['tasks', 'workflow_steps', 'step_transitions', 'task_transitions']) {
       await client.query(`ALTER TABLE tasker.${table} SET (autovacuum_enabled = false)`);
     }
-    await client.query('SELECT tasker.register_template($1::jsonb)', [
-      JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
-    ]);
     await drain(client, 20, false);
     // What autovacuum leaves after an idle spell: the queue's emptied pages vacuumed away, and
     // statistics that say every task is complete.
     await client.query('VACUUM ANALYZE');
     const idle = await drain(client, backlog, false);
     const fresh = await drain(client, backlog, true);
-    await client.end();
     return { backlog, idle_statistics_steps_per_s: idle, fresh_statistics_steps_per_s: fresh };
-  } finally {
-    await dropDatabase(serverUrl, name).catch(() => {});
-  }
+  });
 }
 
 main().catch((error: unknown) => {

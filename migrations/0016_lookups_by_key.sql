@@ -30,8 +30,8 @@
 --   scan the whole index instead.
 --
 -- test/protocol/stale-statistics.test.ts holds the hot path to about as many index entries read
--- per step at a backlog of 3,000 tasks as at 300: without this migration 117 and 576, with it
--- 70 and 82.
+-- per step at a backlog of 3,000 tasks as at 300: without this migration 115 and 569, with it
+-- 70 and 73.
 --
 -- tasks_by_state is dropped: nothing lists tasks by state through it (task lists go by task_id,
 -- deadlines by tasks_deadlines), and each task's transitions paid for an entry in it.
