@@ -133,7 +133,7 @@ describe('cancel_task', () => {
     });
     expect(await queueMessages(db.pool, 'cancel_ns')).toEqual([]);
     const { rows } = await db.pool.query(
-      'SELECT actor, reason FROM tasker.task_transitions WHERE task_id = $1 AND most_recent',
+      'SELECT actor, reason FROM tasker.task_transitions WHERE task_id = $1 ORDER BY transition_id DESC LIMIT 1',
       [task.taskId],
     );
     expect(rows).toEqual([{ actor: 'ops', reason: 'customer changed their mind' }]);

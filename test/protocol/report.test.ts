@@ -328,7 +328,7 @@ describe('report_step: failures', () => {
     expect(late).toMatchObject({ accepted: true, stepState: 'complete', taskState: 'error', enqueued: 0 });
     expect(await queueMessages(db.pool, 'perm_ns')).toEqual([]);
     const transitions = await db.pool.query(
-      'SELECT to_state, reason FROM tasker.task_transitions WHERE task_id = $1 AND most_recent',
+      'SELECT to_state, reason FROM tasker.task_transitions WHERE task_id = $1 ORDER BY transition_id DESC LIMIT 1',
       [task.taskId],
     );
     expect(transitions.rows).toEqual([{ to_state: 'error', reason: 'step "fails" failed: permanent failure' }]);

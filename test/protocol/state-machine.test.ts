@@ -61,30 +61,39 @@ describe('state machines', () => {
       db.pool.query("UPDATE tasker.step_transitions SET to_state = 'error' WHERE task_id = $1", [taskId]),
     ).rejects.toMatchObject({ code: 'TK100', message: expect.stringMatching(/append-only/) });
     await expect(
-      db.pool.query('UPDATE tasker.task_transitions SET most_recent = true WHERE task_id = $1 AND NOT most_recent', [taskId]),
-    ).rejects.toMatchObject({ code: 'TK100' });
+      db.pool.query("UPDATE tasker.task_transitions SET reason = 'rewritten' WHERE task_id = $1", [taskId]),
+    ).rejects.toMatchObject({ code: 'TK100', message: expect.stringMatching(/append-only/) });
   });
 
-  it('derives the current state from the log: exactly one current row per step and task, matching the row', async () => {
+  it('takes log rows only from the state triggers, never from a hand-written INSERT', async () => {
+    await expect(
+      db.pool.query(
+        `INSERT INTO tasker.step_transitions (step_id, task_id, from_state, to_state, attempt, delivery, actor)
+         SELECT step_id, task_id, state, 'complete', 1, 0, 'x' FROM tasker.workflow_steps WHERE task_id = $1 LIMIT 1`,
+        [taskId],
+      ),
+    ).rejects.toMatchObject({ code: 'TK100', message: expect.stringMatching(/written only by the state triggers/) });
+    await expect(
+      db.pool.query(
+        "INSERT INTO tasker.task_transitions (task_id, from_state, to_state, actor) VALUES ($1, 'in_progress', 'complete', 'x')",
+        [taskId],
+      ),
+    ).rejects.toMatchObject({ code: 'TK100', message: expect.stringMatching(/written only by the state triggers/) });
+  });
+
+  it('derives the current state from the log: the latest row of every step and task matches its state', async () => {
     const { rows } = await db.pool.query<{ mismatched: number; missing: number }>(
       `SELECT
          (SELECT count(*)::int FROM tasker.workflow_steps s
-            JOIN tasker.step_transitions t ON t.step_id = s.step_id AND t.most_recent
-          WHERE t.to_state <> s.state) +
+          WHERE (SELECT t.to_state FROM tasker.step_transitions t WHERE t.step_id = s.step_id
+                 ORDER BY t.transition_id DESC LIMIT 1) IS DISTINCT FROM s.state) +
          (SELECT count(*)::int FROM tasker.tasks k
-            JOIN tasker.task_transitions t ON t.task_id = k.task_id AND t.most_recent
-          WHERE t.to_state <> k.state) AS mismatched,
+          WHERE (SELECT t.to_state FROM tasker.task_transitions t WHERE t.task_id = k.task_id
+                 ORDER BY t.transition_id DESC LIMIT 1) IS DISTINCT FROM k.state) AS mismatched,
          (SELECT count(*)::int FROM tasker.workflow_steps s
-          WHERE NOT EXISTS (SELECT 1 FROM tasker.step_transitions t WHERE t.step_id = s.step_id AND t.most_recent)) AS missing`,
+          WHERE NOT EXISTS (SELECT 1 FROM tasker.step_transitions t WHERE t.step_id = s.step_id)) AS missing`,
     );
     expect(rows[0]).toEqual({ mismatched: 0, missing: 0 });
-    await expect(
-      db.pool.query(
-        `INSERT INTO tasker.step_transitions (step_id, task_id, to_state, attempt, delivery, actor)
-         SELECT step_id, task_id, state, 1, 0, 'x' FROM tasker.workflow_steps WHERE task_id = $1 LIMIT 1`,
-        [taskId],
-      ),
-    ).rejects.toMatchObject({ code: '23505' });
   });
 
   it('records who made each transition and why', async () => {
