@@ -148,6 +148,17 @@ describe('metrics after a workflow', () => {
     ]);
     const finished = await Promise.all(tasks.map((task) => client.waitForTask(task.taskId, { timeoutMs: 30_000 })));
     expect(finished.map((task) => task.state)).toEqual(['complete', 'complete', 'error']);
+    // The worker counts a step when its report's answer comes back, which can be a moment after
+    // the commit that woke waitForTask: wait for the last reports to be counted, then read.
+    await eventually('the worker to count every report', async () => {
+      const counted = parseExposition((await get(port('web'), '/metrics')).text);
+      const settled = (handler: string) => valueOf(counted, 'tasker_step_duration_seconds_count', { namespace: NS, handler, outcome: 'success' });
+      return (
+        settled('hw.slow') === 2 &&
+        settled('hw.flaky') === 2 &&
+        valueOf(counted, 'tasker_steps_failed_total', { namespace: NS, handler: 'hw.doomed' }) === 1
+      );
+    });
 
     const scrape = await get(port('web'), '/metrics');
     expect(scrape.status).toBe(200);
