@@ -8,7 +8,8 @@
  *     (track_functions = 'pl'; self excludes nested PL/pgSQL functions, includes plain SQL and
  *     planning);
  * then, in a second database, `--rounds` rounds of 10 single-step tasks claimed with one
- * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50;
+ * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50
+ * and the WAL they wrote per task created and per step claimed and reported;
  * then, in a third, a burst of `--backlog` single-step tasks drained 50 at a time (claim_steps,
  * report_steps) from one session, in steps/s: first under statistics taken while every task was
  * complete (a deployment that was idle), then another burst analyzed before its drain
@@ -149,15 +150,30 @@ async function withSingleStepDatabase<T>(serverUrl: string, label: string, work:
   }
 }
 
-/** p50 of claim_steps and report_steps for batches of 10 single-step tasks, in a fresh database. */
-async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_ms: number; report_p50_ms: number }> {
+/**
+ * p50 of claim_steps and report_steps for batches of 10 single-step tasks, in a fresh database;
+ * and the WAL each round wrote (pg_current_wal_insert_lsn before and after, per task created and
+ * per step claimed and reported; p50 over rounds, so a round that pays a checkpoint's full-page
+ * images does not set the figure). WAL is the server's: run it on an otherwise idle server.
+ */
+async function batches(
+  serverUrl: string,
+): Promise<{ rounds: number; claim_p50_ms: number; report_p50_ms: number; wal_bytes_per_task_created: number; wal_bytes_per_step_claimed_and_reported: number }> {
   return withSingleStepDatabase(serverUrl, 'batch', async (client) => {
     const claims: number[] = [];
     const reports: number[] = [];
+    const createWal: number[] = [];
+    const stepWal: number[] = [];
+    const lsn = async (): Promise<string> => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+    const walSince = async (from: string): Promise<number> =>
+      Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS bytes', [from])).rows[0]!.bytes);
     for (let round = 0; round < rounds; round += 1) {
+      let from = await lsn();
       for (let i = 0; i < BATCH; i += 1) {
         await client.query("SELECT * FROM tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb)");
       }
+      createWal.push((await walSince(from)) / BATCH);
+      from = await lsn();
       let t0 = performance.now();
       const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
         `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${BATCH}, 30, 'w') WHERE outcome = 'claimed'`,
@@ -167,8 +183,15 @@ async function batches(serverUrl: string): Promise<{ rounds: number; claim_p50_m
       t0 = performance.now();
       await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(report)]);
       reports.push(performance.now() - t0);
+      stepWal.push((await walSince(from)) / rows.length);
     }
-    return { rounds, claim_p50_ms: p50(claims), report_p50_ms: p50(reports) };
+    return {
+      rounds,
+      claim_p50_ms: p50(claims),
+      report_p50_ms: p50(reports),
+      wal_bytes_per_task_created: Math.round(p50(createWal)),
+      wal_bytes_per_step_claimed_and_reported: Math.round(p50(stepWal)),
+    };
   });
 }
 
