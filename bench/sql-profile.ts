@@ -9,7 +9,8 @@
  *     planning);
  * then, in a second database, `--rounds` rounds of 10 single-step tasks claimed with one
  * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50
- * and the WAL they wrote per task created and per step claimed and reported;
+ * and the WAL they wrote per task created and per step claimed and reported, then one claim and
+ * one report of 1,000 steps;
  * then, in a third, a burst of `--backlog` single-step tasks drained 50 at a time (claim_steps,
  * report_steps) from one session, in steps/s: first under statistics taken while every task was
  * complete (a deployment that was idle), then another burst analyzed before its drain
@@ -34,6 +35,7 @@ const workflows = Number(values.workflows);
 const rounds = Number(values.rounds);
 const backlog = Number(values.backlog);
 const BATCH = 10;
+const LARGE = 1000;
 
 interface FunctionRow {
   function: string;
@@ -154,11 +156,20 @@ async function withSingleStepDatabase<T>(serverUrl: string, label: string, work:
  * p50 of claim_steps and report_steps for batches of 10 single-step tasks, in a fresh database;
  * and the WAL each round wrote (pg_current_wal_insert_lsn before and after, per task created and
  * per step claimed and reported; p50 over rounds, so a round that pays a checkpoint's full-page
- * images does not set the figure). WAL is the server's: run it on an otherwise idle server.
+ * images does not set the figure). WAL is the server's: run it on an otherwise idle server. Then
+ * one claim and one report of 1,000 steps, in µs per step.
  */
 async function batches(
   serverUrl: string,
-): Promise<{ rounds: number; claim_p50_ms: number; report_p50_ms: number; wal_bytes_per_task_created: number; wal_bytes_per_step_claimed_and_reported: number }> {
+): Promise<{
+  rounds: number;
+  claim_p50_ms: number;
+  report_p50_ms: number;
+  wal_bytes_per_task_created: number;
+  wal_bytes_per_step_claimed_and_reported: number;
+  batch_of_1000_claim_us_per_step: number;
+  batch_of_1000_report_us_per_step: number;
+}> {
   return withSingleStepDatabase(serverUrl, 'batch', async (client) => {
     const claims: number[] = [];
     const reports: number[] = [];
@@ -185,12 +196,26 @@ async function batches(
       reports.push(performance.now() - t0);
       stepWal.push((await walSince(from)) / rows.length);
     }
+    // One batch of the largest size a claim or report takes (1,000): what a step costs there
+    // shows whether any statement grows faster than the batch (0018).
+    await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [LARGE]);
+    let t0 = performance.now();
+    const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
+      `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${LARGE}, 30, 'w') WHERE outcome = 'claimed'`,
+    );
+    const largeClaim = performance.now() - t0;
+    t0 = performance.now();
+    await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(rows.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
+    const largeReport = performance.now() - t0;
+    if (rows.length !== LARGE) throw new Error(`claimed ${rows.length} of ${LARGE} steps`);
     return {
       rounds,
       claim_p50_ms: p50(claims),
       report_p50_ms: p50(reports),
       wal_bytes_per_task_created: Math.round(p50(createWal)),
       wal_bytes_per_step_claimed_and_reported: Math.round(p50(stepWal)),
+      batch_of_1000_claim_us_per_step: Math.round((largeClaim * 1000) / LARGE),
+      batch_of_1000_report_us_per_step: Math.round((largeReport * 1000) / LARGE),
     };
   });
 }
