@@ -9,8 +9,8 @@
  *     planning);
  * then, in a second database, `--rounds` rounds of 10 single-step tasks claimed with one
  * claim_steps and reported with one report_steps (a busy worker's batches), and prints their p50
- * and the WAL they wrote per task created and per step claimed and reported, then one claim and
- * one report of 1,000 steps;
+ * and the WAL they wrote per task created and per step claimed and reported, then one claim,
+ * heartbeat and report of 1,000 steps and a release of 1,000 leases;
  * then, in a third, a burst of `--backlog` single-step tasks drained 50 at a time (claim_steps,
  * report_steps) from one session, in steps/s: first under statistics taken while every task was
  * complete (a deployment that was idle), then another burst analyzed before its drain
@@ -157,7 +157,7 @@ async function withSingleStepDatabase<T>(serverUrl: string, label: string, work:
  * and the WAL each round wrote (pg_current_wal_insert_lsn before and after, per task created and
  * per step claimed and reported; p50 over rounds, so a round that pays a checkpoint's full-page
  * images does not set the figure). WAL is the server's: run it on an otherwise idle server. Then
- * one claim and one report of 1,000 steps, in µs per step.
+ * one claim, heartbeat (extend_leases) and report of 1,000 steps, and a release of 1,000 leases.
  */
 async function batches(
   serverUrl: string,
@@ -169,6 +169,8 @@ async function batches(
   wal_bytes_per_step_claimed_and_reported: number;
   batch_of_1000_claim_us_per_step: number;
   batch_of_1000_report_us_per_step: number;
+  batch_of_1000_extend_leases_ms: number;
+  batch_of_1000_release_leases_ms: number;
 }> {
   return withSingleStepDatabase(serverUrl, 'batch', async (client) => {
     const claims: number[] = [];
@@ -204,10 +206,29 @@ async function batches(
       `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${LARGE}, 30, 'w') WHERE outcome = 'claimed'`,
     );
     const largeClaim = performance.now() - t0;
+    if (rows.length !== LARGE) throw new Error(`claimed ${rows.length} of ${LARGE} steps`);
+    const leases = [rows.map((row) => row.step_id), rows.map((row) => row.attempt), rows.map((row) => row.delivery)];
+    t0 = performance.now();
+    await client.query('SELECT * FROM tasker.extend_leases($1::uuid[], $2::int[], $3::int[], 30)', leases);
+    const largeExtend = performance.now() - t0;
     t0 = performance.now();
     await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(rows.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
     const largeReport = performance.now() - t0;
-    if (rows.length !== LARGE) throw new Error(`claimed ${rows.length} of ${LARGE} steps`);
+    // And a drain's release of as many prefetched leases.
+    await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [LARGE]);
+    const prefetched = (
+      await client.query<{ step_id: string; attempt: number; delivery: number }>(
+        `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${LARGE}, 30, 'w') WHERE outcome = 'claimed'`,
+      )
+    ).rows;
+    t0 = performance.now();
+    const released = await client.query<{ released: boolean }>("SELECT * FROM tasker.release_leases($1::uuid[], $2::int[], $3::int[], 'w')", [
+      prefetched.map((row) => row.step_id),
+      prefetched.map((row) => row.attempt),
+      prefetched.map((row) => row.delivery),
+    ]);
+    const largeRelease = performance.now() - t0;
+    if (released.rows.filter((row) => row.released).length !== LARGE) throw new Error('a lease was not released');
     return {
       rounds,
       claim_p50_ms: p50(claims),
@@ -216,6 +237,8 @@ async function batches(
       wal_bytes_per_step_claimed_and_reported: Math.round(p50(stepWal)),
       batch_of_1000_claim_us_per_step: Math.round((largeClaim * 1000) / LARGE),
       batch_of_1000_report_us_per_step: Math.round((largeReport * 1000) / LARGE),
+      batch_of_1000_extend_leases_ms: Math.round(largeExtend),
+      batch_of_1000_release_leases_ms: Math.round(largeRelease),
     };
   });
 }
