@@ -11,11 +11,29 @@
 --
 -- Both also matched the steps against the leases asked for with a semi-join on unnest(), which the
 -- generic plan ran as a nested loop over the whole array for every step: 424 of the 480 ms of
--- that heartbeat's UPDATE (auto_explain). The leases are now a jsonb set, built once per call and
--- searched by bisection.
+-- that heartbeat's UPDATE (auto_explain). The leases are now a jsonb set (tasker._lease_set),
+-- built once per call and searched by bisection.
 --
 -- Contracts, locks and lock order are 0016's (steps in step_id order first; messages after their
 -- steps, now in msg_id order within a namespace).
+
+-- tasker._lease_key: a lease (step, attempt, delivery) as text, the key of a lease set. NULL when
+-- any part is NULL. Inlined where it is used (immutable SQL).
+CREATE FUNCTION tasker._lease_key(p_step_id uuid, p_attempt int, p_delivery int) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT p_step_id::text || '/' || p_attempt::text || '/' || p_delivery::text
+$$;
+
+-- tasker._lease_set: the given leases (parallel arrays) as a jsonb object keyed by _lease_key, so
+-- a row is tested against all of them with `?` in O(log n) (a jsonb object's keys are searched by
+-- bisection) instead of a join with unnest(), which generic plans run as a nested loop over the
+-- whole array per row. Leases with a NULL part are left out; NULL for no leases.
+CREATE FUNCTION tasker._lease_set(p_step_ids uuid[], p_attempts int[], p_deliveries int[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT jsonb_object_agg(tasker._lease_key(l.step_id, l.attempt, l.delivery), true)
+           FILTER (WHERE l.step_id IS NOT NULL AND l.attempt IS NOT NULL AND l.delivery IS NOT NULL)
+  FROM unnest(p_step_ids, p_attempts, p_deliveries) AS l(step_id, attempt, delivery)
+$$;
 
 -- tasker.extend_leases: 0016's contract and body; leases matched as a set, messages moved once per
 -- namespace.
@@ -45,13 +63,7 @@ BEGIN
       USING ERRCODE = 'TK007', DETAIL = json_build_object('field', 'step_ids')::text;
   END IF;
 
-  -- The leases asked for, as a set to test each step against in O(log n) (a jsonb object's keys
-  -- are searched by bisection). The semi-join with unnest() it replaces ran as a nested loop over
-  -- the whole array for every step: O(batch²).
-  SELECT jsonb_object_agg(l.step_id::text || '/' || l.attempt || '/' || l.delivery, true)
-           FILTER (WHERE l.step_id IS NOT NULL AND l.attempt IS NOT NULL AND l.delivery IS NOT NULL)
-  INTO v_leases
-  FROM unnest(p_step_ids, p_attempts, p_deliveries) AS l(step_id, attempt, delivery);
+  v_leases := tasker._lease_set(p_step_ids, p_attempts, p_deliveries);
 
   -- Lock the rows in step_id order first, the order report_steps locks them in: updating them
   -- in whatever order the plan picks deadlocked against concurrent reports (40P01).
@@ -65,7 +77,7 @@ BEGIN
       UPDATE tasker.workflow_steps s
       SET lease_expires_at = now() + make_interval(secs => p_lease_seconds), updated_at = now()
       WHERE s.step_id = ANY (p_step_ids) AND s.state IS NOT DISTINCT FROM 'in_progress'
-        AND v_leases ? (s.step_id::text || '/' || s.attempt || '/' || s.deliveries)
+        AND v_leases ? tasker._lease_key(s.step_id, s.attempt, s.deliveries)
       RETURNING s.step_id, s.attempt, s.deliveries, s.msg_id, s.lease_expires_at
     ),
     current AS (
@@ -130,13 +142,7 @@ BEGIN
     RAISE EXCEPTION 'invalid leases: step_ids, attempts and deliveries must have the same length'
       USING ERRCODE = 'TK007', DETAIL = json_build_object('field', 'step_ids')::text;
   END IF;
-  -- The leases asked for, as a set to test each step against in O(log n) (a jsonb object's keys
-  -- are searched by bisection). The semi-join with unnest() it replaces ran as a nested loop over
-  -- the whole array for every step: O(batch²).
-  SELECT jsonb_object_agg(l.step_id::text || '/' || l.attempt || '/' || l.delivery, true)
-           FILTER (WHERE l.step_id IS NOT NULL AND l.attempt IS NOT NULL AND l.delivery IS NOT NULL)
-  INTO v_leases
-  FROM unnest(p_step_ids, p_attempts, p_deliveries) AS l(step_id, attempt, delivery);
+  v_leases := tasker._lease_set(p_step_ids, p_attempts, p_deliveries);
   PERFORM tasker._set_actor(coalesce(p_worker_id, 'worker'), 'lease released unused');
   -- What was released, as a set again, and its messages with their namespaces (a subplan per
   -- released step, reached by task id): joining the asked leases with the released rows ran as a
@@ -145,10 +151,10 @@ BEGIN
     UPDATE tasker.workflow_steps s
     SET state = 'enqueued', lease_expires_at = NULL, claimed_by = NULL, updated_at = now()
     WHERE s.step_id = ANY (p_step_ids) AND s.state IS NOT DISTINCT FROM 'in_progress'
-      AND v_leases ? (s.step_id::text || '/' || s.attempt || '/' || s.deliveries)
+      AND v_leases ? tasker._lease_key(s.step_id, s.attempt, s.deliveries)
     RETURNING s.step_id, s.attempt, s.deliveries, s.msg_id, s.task_id
   )
-  SELECT jsonb_object_agg(r.step_id::text || '/' || r.attempt || '/' || r.deliveries, true),
+  SELECT jsonb_object_agg(tasker._lease_key(r.step_id, r.attempt, r.deliveries), true),
          coalesce(array_agg(r.msg_id) FILTER (WHERE r.msg_id IS NOT NULL), '{}'),
          coalesce(array_agg((SELECT n.name FROM tasker.tasks t
                              JOIN tasker.namespaces n ON n.namespace_id = t.namespace_id
@@ -157,7 +163,7 @@ BEGIN
   FROM released r;
 
   RETURN QUERY
-  SELECT a.step_id, coalesce(v_released ? (a.step_id::text || '/' || a.attempt || '/' || a.delivery), false)
+  SELECT a.step_id, coalesce(v_released ? tasker._lease_key(a.step_id, a.attempt, a.delivery), false)
   FROM unnest(p_step_ids, p_attempts, p_deliveries) WITH ORDINALITY AS a(step_id, attempt, delivery, ord)
   ORDER BY a.ord;
 
