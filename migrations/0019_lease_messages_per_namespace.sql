@@ -14,8 +14,8 @@
 -- that heartbeat's UPDATE (auto_explain). The leases are now a jsonb set (tasker._lease_set),
 -- built once per call and searched by bisection.
 --
--- Contracts, locks and lock order are 0016's (steps in step_id order first; messages after their
--- steps, now in msg_id order within a namespace).
+-- Contracts, locks and lock order are 0016's; the messages are still moved after their steps,
+-- now in msg_id order within each namespace.
 
 -- tasker._lease_key: a lease (step, attempt, delivery) as text, the key of a lease set. NULL when
 -- any part is NULL. Inlined where it is used (immutable SQL).
