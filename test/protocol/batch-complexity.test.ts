@@ -170,6 +170,26 @@ describe(`a batch of ${BATCH} visits fewer than ${limit} rows in any plan node`,
     expect(both.rows, JSON.stringify(both)).toBeLessThan(limit);
   });
 
+  it('reporting failures, retryable and permanent (the per-report path)', async () => {
+    await burst('complexity_ns', 'single', BATCH);
+    const claimed = await claimBatch();
+    const failures = busiest(
+      await explain(() =>
+        reportSteps(
+          session,
+          claimed.map((step, i) => ({
+            stepId: step.stepId,
+            attempt: step.attempt,
+            delivery: step.delivery,
+            outcome: i % 2 === 0 ? 'retryable_failure' : 'permanent_failure',
+            error: { message: 'no' },
+          })),
+        ),
+      ),
+    );
+    expect(failures.rows, JSON.stringify(failures)).toBeLessThan(limit);
+  });
+
   it('sees the plans it counts (a statement that visits every row of the batch)', async () => {
     // Guards the counting itself: if no plans came back, every check above would pass vacuously.
     await createTask(db.pool, { namespace: 'complexity_ns', name: 'single' });
