@@ -127,6 +127,35 @@ async function main(): Promise<void> {
   }
 }
 
+interface Lease {
+  step_id: string;
+  attempt: number;
+  delivery: number;
+}
+
+/** Creates `count` tasks of sql_profile/single in one statement. */
+async function createSingleStepTasks(client: pg.Client, count: number): Promise<void> {
+  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count]);
+}
+
+/** Claims up to `count` steps of sql_profile with one claim_steps; the leases it took. */
+async function claimSingleSteps(client: pg.Client, count: number): Promise<Lease[]> {
+  const { rows } = await client.query<Lease>(
+    `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${count}, 30, 'w') WHERE outcome = 'claimed'`,
+  );
+  return rows;
+}
+
+/** Reports every lease a success with one report_steps. */
+async function reportSuccesses(client: pg.Client, leases: readonly Lease[]): Promise<void> {
+  await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(leases.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
+}
+
+/** The parallel arrays extend_leases and release_leases take. */
+function leaseArrays(leases: readonly Lease[]): [string[], number[], number[]] {
+  return [leases.map((row) => row.step_id), leases.map((row) => row.attempt), leases.map((row) => row.delivery)];
+}
+
 /**
  * Runs `work` with a session on a fresh, migrated database `tasker_sql_profile_<label>_<pid>`
  * holding the single-step template sql_profile/single; drops the database afterwards.
@@ -188,45 +217,34 @@ async function batches(
       createWal.push((await walSince(from)) / BATCH);
       from = await lsn();
       let t0 = performance.now();
-      const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
-        `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${BATCH}, 30, 'w') WHERE outcome = 'claimed'`,
-      );
+      const rows = await claimSingleSteps(client, BATCH);
       claims.push(performance.now() - t0);
-      const report = rows.map((row) => ({ ...row, outcome: 'success', result: 1 }));
       t0 = performance.now();
-      await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(report)]);
+      await reportSuccesses(client, rows);
       reports.push(performance.now() - t0);
       stepWal.push((await walSince(from)) / rows.length);
     }
     // One batch of the largest size a claim or report takes (1,000): what a step costs there
     // shows whether any statement grows faster than the batch (0018).
-    await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [LARGE]);
+    await createSingleStepTasks(client, LARGE);
     let t0 = performance.now();
-    const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
-      `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${LARGE}, 30, 'w') WHERE outcome = 'claimed'`,
-    );
+    const rows = await claimSingleSteps(client, LARGE);
     const largeClaim = performance.now() - t0;
     if (rows.length !== LARGE) throw new Error(`claimed ${rows.length} of ${LARGE} steps`);
-    const leases = [rows.map((row) => row.step_id), rows.map((row) => row.attempt), rows.map((row) => row.delivery)];
     t0 = performance.now();
-    await client.query('SELECT * FROM tasker.extend_leases($1::uuid[], $2::int[], $3::int[], 30)', leases);
+    await client.query('SELECT * FROM tasker.extend_leases($1::uuid[], $2::int[], $3::int[], 30)', leaseArrays(rows));
     const largeExtend = performance.now() - t0;
     t0 = performance.now();
-    await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(rows.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
+    await reportSuccesses(client, rows);
     const largeReport = performance.now() - t0;
     // And a drain's release of as many prefetched leases.
-    await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [LARGE]);
-    const prefetched = (
-      await client.query<{ step_id: string; attempt: number; delivery: number }>(
-        `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${LARGE}, 30, 'w') WHERE outcome = 'claimed'`,
-      )
-    ).rows;
+    await createSingleStepTasks(client, LARGE);
+    const prefetched = await claimSingleSteps(client, LARGE);
     t0 = performance.now();
-    const released = await client.query<{ released: boolean }>("SELECT * FROM tasker.release_leases($1::uuid[], $2::int[], $3::int[], 'w')", [
-      prefetched.map((row) => row.step_id),
-      prefetched.map((row) => row.attempt),
-      prefetched.map((row) => row.delivery),
-    ]);
+    const released = await client.query<{ released: boolean }>(
+      "SELECT * FROM tasker.release_leases($1::uuid[], $2::int[], $3::int[], 'w')",
+      leaseArrays(prefetched),
+    );
     const largeRelease = performance.now() - t0;
     if (released.rows.filter((row) => row.released).length !== LARGE) throw new Error('a lease was not released');
     return {
@@ -248,16 +266,14 @@ async function batches(
  * 50 at a time; steps/s of the drain.
  */
 async function drain(client: pg.Client, count: number, analyze: boolean): Promise<number> {
-  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count]);
+  await createSingleStepTasks(client, count);
   if (analyze) await client.query('ANALYZE');
   const started = performance.now();
   let steps = 0;
   for (;;) {
-    const { rows } = await client.query<{ step_id: string; attempt: number; delivery: number }>(
-      "SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', 50, 30, 'w') WHERE outcome = 'claimed'",
-    );
+    const rows = await claimSingleSteps(client, 50);
     if (rows.length === 0) break;
-    await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(rows.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
+    await reportSuccesses(client, rows);
     steps += rows.length;
   }
   if (steps !== count) throw new Error(`drained ${steps} of ${count} steps`);

@@ -35,6 +35,24 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   FROM unnest(p_step_ids, p_attempts, p_deliveries) AS l(step_id, attempt, delivery)
 $$;
 
+-- tasker._set_messages_vt: moves the visibility time of the given messages (each paired with its
+-- namespace) to p_vt, with one pgmq.set_vt per namespace, in msg_id order within each.
+CREATE FUNCTION tasker._set_messages_vt(p_namespaces text[], p_msgs bigint[], p_vt timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_group record;
+BEGIN
+  FOR v_group IN
+    SELECT g.namespace, array_agg(g.msg_id ORDER BY g.msg_id) AS msg_ids
+    FROM unnest(p_namespaces, p_msgs) AS g(namespace, msg_id)
+    GROUP BY g.namespace
+    ORDER BY g.namespace
+  LOOP
+    PERFORM pgmq.set_vt(tasker.queue_name(v_group.namespace), v_group.msg_ids, p_vt);
+  END LOOP;
+END
+$$;
+
 -- tasker.extend_leases: 0016's contract and body; leases matched as a set, messages moved once per
 -- namespace.
 CREATE OR REPLACE FUNCTION tasker.extend_leases(
@@ -47,7 +65,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
   v_row record;
-  v_group record;
   v_namespaces text[] := '{}';
   v_msgs bigint[] := '{}';
   v_until timestamptz;
@@ -107,16 +124,9 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 
-  -- The messages follow their leases, one set_vt per namespace: every lease extended here ends
-  -- at the same moment (now() is the transaction's).
-  FOR v_group IN
-    SELECT g.namespace, array_agg(g.msg_id ORDER BY g.msg_id) AS msg_ids
-    FROM unnest(v_namespaces, v_msgs) AS g(namespace, msg_id)
-    GROUP BY g.namespace
-    ORDER BY g.namespace
-  LOOP
-    PERFORM pgmq.set_vt(tasker.queue_name(v_group.namespace), v_group.msg_ids, v_until);
-  END LOOP;
+  -- The messages follow their leases: every lease extended here ends at the same moment (now()
+  -- is the transaction's).
+  PERFORM tasker._set_messages_vt(v_namespaces, v_msgs, v_until);
 END
 $$;
 
@@ -131,7 +141,6 @@ SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
-  v_group record;
   v_namespaces text[];
   v_msgs bigint[];
   v_leases jsonb;
@@ -167,14 +176,7 @@ BEGIN
   FROM unnest(p_step_ids, p_attempts, p_deliveries) WITH ORDINALITY AS a(step_id, attempt, delivery, ord)
   ORDER BY a.ord;
 
-  -- The released messages become visible now, one set_vt per namespace.
-  FOR v_group IN
-    SELECT g.namespace, array_agg(g.msg_id ORDER BY g.msg_id) AS msg_ids
-    FROM unnest(v_namespaces, v_msgs) AS g(namespace, msg_id)
-    GROUP BY g.namespace
-    ORDER BY g.namespace
-  LOOP
-    PERFORM pgmq.set_vt(tasker.queue_name(v_group.namespace), v_group.msg_ids, clock_timestamp());
-  END LOOP;
+  -- The released messages become visible now.
+  PERFORM tasker._set_messages_vt(v_namespaces, v_msgs, clock_timestamp());
 END
 $$;
