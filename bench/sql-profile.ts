@@ -23,6 +23,17 @@
 import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
 import pg from 'pg';
+import {
+  claimSingleSteps,
+  createSingleStepTasks,
+  emptyWorkflowTimes,
+  p50,
+  registerLinearTemplate,
+  registerSingleStepTemplate,
+  reportSuccesses,
+  runLinearWorkflow,
+  type Lease,
+} from './sql-workloads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,11 +55,6 @@ interface FunctionRow {
   self_ms: string;
 }
 
-function p50(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return Math.round((sorted[Math.floor(sorted.length / 2)] ?? NaN) * 100) / 100;
-}
-
 async function main(): Promise<void> {
   const server = await resolveDatabase();
   const name = `tasker_sql_profile_${process.pid}`;
@@ -58,46 +64,10 @@ async function main(): Promise<void> {
     await runMigrations({ databaseUrl: url, log: () => {} });
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query('SELECT tasker.register_template($1::jsonb)', [
-      JSON.stringify({
-        namespace: 'sql_profile',
-        name: 'linear4',
-        version: '1.0.0',
-        steps: [
-          { name: 'first', handler: 'h' },
-          { name: 'second', handler: 'h', dependencies: ['first'] },
-          { name: 'third', handler: 'h', dependencies: ['second'] },
-          { name: 'fourth', handler: 'h', dependencies: ['third'] },
-        ],
-      }),
-    ]);
+    await registerLinearTemplate(client);
     await client.query("SET track_functions = 'pl'");
-    // Prepared, as the bindings' statements are.
-    const create = { name: 'create', text: "SELECT * FROM tasker.create_task('sql_profile', 'linear4', NULL, '{}'::jsonb)" };
-    const claim = { name: 'claim', text: "SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', 1, 30, 'w')" };
-    const reportAndClaim = {
-      name: 'report_and_claim',
-      text: "SELECT kind, claim ->> 'step_id' AS step_id, (claim ->> 'attempt')::int AS attempt, (claim ->> 'delivery')::int AS delivery FROM tasker.report_and_claim($1::jsonb, 'w', 1, 30)",
-    };
-    const times = { create_task: [] as number[], claim_steps: [] as number[], report_and_claim: [] as number[], workflow: [] as number[] };
-    interface Claimed { step_id: string; attempt: number; delivery: number }
-    for (let i = 0; i < workflows; i += 1) {
-      const start = performance.now();
-      let t0 = start;
-      await client.query(create);
-      times.create_task.push(performance.now() - t0);
-      t0 = performance.now();
-      let step: Claimed | undefined = (await client.query<Claimed>(claim)).rows[0];
-      times.claim_steps.push(performance.now() - t0);
-      while (step !== undefined) {
-        const report = [{ step_id: step.step_id, attempt: step.attempt, delivery: step.delivery, outcome: 'success', result: 1 }];
-        t0 = performance.now();
-        const rows = (await client.query<Claimed & { kind: string }>({ ...reportAndClaim, values: [JSON.stringify(report)] })).rows;
-        times.report_and_claim.push(performance.now() - t0);
-        step = rows.find((row) => row.kind === 'claimed');
-      }
-      times.workflow.push(performance.now() - start);
-    }
+    const times = emptyWorkflowTimes();
+    for (let i = 0; i < workflows; i += 1) await runLinearWorkflow(client, times);
     await client.end();
     // Function statistics reach the shared counters when the session ends.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -127,30 +97,6 @@ async function main(): Promise<void> {
   }
 }
 
-interface Lease {
-  step_id: string;
-  attempt: number;
-  delivery: number;
-}
-
-/** Creates `count` tasks of sql_profile/single in one statement. */
-async function createSingleStepTasks(client: pg.Client, count: number): Promise<void> {
-  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count]);
-}
-
-/** Claims up to `count` steps of sql_profile with one claim_steps; the leases it took. */
-async function claimSingleSteps(client: pg.Client, count: number): Promise<Lease[]> {
-  const { rows } = await client.query<Lease>(
-    `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${count}, 30, 'w') WHERE outcome = 'claimed'`,
-  );
-  return rows;
-}
-
-/** Reports every lease a success with one report_steps. */
-async function reportSuccesses(client: pg.Client, leases: readonly Lease[]): Promise<void> {
-  await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(leases.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
-}
-
 /** The parallel arrays extend_leases and release_leases take. */
 function leaseArrays(leases: readonly Lease[]): [string[], number[], number[]] {
   return [leases.map((row) => row.step_id), leases.map((row) => row.attempt), leases.map((row) => row.delivery)];
@@ -169,9 +115,7 @@ async function withSingleStepDatabase<T>(serverUrl: string, label: string, work:
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await client.query('SELECT tasker.register_template($1::jsonb)', [
-        JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
-      ]);
+      await registerSingleStepTemplate(client);
       return await work(client);
     } finally {
       await client.end();

@@ -1,0 +1,109 @@
+/**
+ * The SQL workloads the SQL benchmarks share (sql-profile.ts, migration-ab.ts): the templates they
+ * register, single-step tasks created in bulk and claimed and reported in batches, the 4-step
+ * linear workflow run one call at a time, and the percentiles they print.
+ */
+import type pg from 'pg';
+
+/** A claimed step: what a report or a lease operation names it by. */
+export interface Lease {
+  step_id: string;
+  attempt: number;
+  delivery: number;
+}
+
+/** The client-side time (ms) of each call of the 4-step workflow, and of each whole workflow. */
+export interface WorkflowTimes {
+  create_task: number[];
+  claim_steps: number[];
+  report_and_claim: number[];
+  workflow: number[];
+}
+
+/** The `p`-th fraction (0.5 for the median) of `samples`, rounded to 0.01. */
+export function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.floor(sorted.length * p));
+  return Math.round((sorted[index] ?? NaN) * 100) / 100;
+}
+
+export function p50(samples: readonly number[]): number {
+  return percentile(samples, 0.5);
+}
+
+/** Registers sql_profile/single: one step `only`. */
+export async function registerSingleStepTemplate(client: pg.Client): Promise<void> {
+  await client.query('SELECT tasker.register_template($1::jsonb)', [
+    JSON.stringify({ namespace: 'sql_profile', name: 'single', version: '1.0.0', steps: [{ name: 'only', handler: 'h' }] }),
+  ]);
+}
+
+/** Registers sql_profile/linear4: first → second → third → fourth. */
+export async function registerLinearTemplate(client: pg.Client): Promise<void> {
+  await client.query('SELECT tasker.register_template($1::jsonb)', [
+    JSON.stringify({
+      namespace: 'sql_profile',
+      name: 'linear4',
+      version: '1.0.0',
+      steps: [
+        { name: 'first', handler: 'h' },
+        { name: 'second', handler: 'h', dependencies: ['first'] },
+        { name: 'third', handler: 'h', dependencies: ['second'] },
+        { name: 'fourth', handler: 'h', dependencies: ['third'] },
+      ],
+    }),
+  ]);
+}
+
+/** Creates `count` tasks of sql_profile/single in one statement. */
+export async function createSingleStepTasks(client: pg.Client, count: number): Promise<void> {
+  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count]);
+}
+
+/** Claims up to `count` steps of sql_profile with one claim_steps; the leases it took. */
+export async function claimSingleSteps(client: pg.Client, count: number): Promise<Lease[]> {
+  const { rows } = await client.query<Lease>(
+    `SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', ${count}, 30, 'w') WHERE outcome = 'claimed'`,
+  );
+  return rows;
+}
+
+/** Reports every lease a success with one report_steps. */
+export async function reportSuccesses(client: pg.Client, leases: readonly Lease[]): Promise<void> {
+  await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(leases.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
+}
+
+// Prepared, as the bindings' statements are.
+const CREATE = { name: 'create', text: "SELECT * FROM tasker.create_task('sql_profile', 'linear4', NULL, '{}'::jsonb)" };
+const CLAIM = { name: 'claim', text: "SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', 1, 30, 'w')" };
+const REPORT_AND_CLAIM = {
+  name: 'report_and_claim',
+  text: "SELECT kind, claim ->> 'step_id' AS step_id, (claim ->> 'attempt')::int AS attempt, (claim ->> 'delivery')::int AS delivery FROM tasker.report_and_claim($1::jsonb, 'w', 1, 30)",
+};
+
+export function emptyWorkflowTimes(): WorkflowTimes {
+  return { create_task: [], claim_steps: [], report_and_claim: [], workflow: [] };
+}
+
+/**
+ * Runs one sql_profile/linear4 workflow from `client`, one call at a time: create_task,
+ * claim_steps for the first step, then report_and_claim for each step (which claims the next);
+ * adds each call's time and the workflow's to `times`.
+ */
+export async function runLinearWorkflow(client: pg.Client, times: WorkflowTimes): Promise<void> {
+  const start = performance.now();
+  let t0 = start;
+  await client.query(CREATE);
+  times.create_task.push(performance.now() - t0);
+  t0 = performance.now();
+  let step: Lease | undefined = (await client.query<Lease>(CLAIM)).rows[0];
+  times.claim_steps.push(performance.now() - t0);
+  while (step !== undefined) {
+    const report = [{ step_id: step.step_id, attempt: step.attempt, delivery: step.delivery, outcome: 'success', result: 1 }];
+    t0 = performance.now();
+    const rows = (await client.query<Lease & { kind: string }>({ ...REPORT_AND_CLAIM, values: [JSON.stringify(report)] })).rows;
+    times.report_and_claim.push(performance.now() - t0);
+    step = rows.find((row) => row.kind === 'claimed');
+  }
+  times.workflow.push(performance.now() - start);
+}
