@@ -96,6 +96,39 @@ describe('state machines', () => {
     expect(rows[0]).toEqual({ mismatched: 0, missing: 0 });
   });
 
+  it('deletes a task\'s log rows with the task, and empties the logs with TRUNCATE', async () => {
+    const gone = (await createTask(db.pool, { namespace: 'sm_ns', name: 'diamond' })).taskId;
+    const kept = (await createTask(db.pool, { namespace: 'sm_ns', name: 'diamond' })).taskId;
+    const logRows = async (id: string): Promise<{ task: number; steps: number }> => {
+      const { rows } = await db.pool.query<{ task: number; steps: number }>(
+        `SELECT (SELECT count(*)::int FROM tasker.task_transitions WHERE task_id = $1) AS task,
+                (SELECT count(*)::int FROM tasker.step_transitions WHERE task_id = $1) AS steps`,
+        [id],
+      );
+      return rows[0]!;
+    };
+    expect(await logRows(gone)).toEqual({ task: 2, steps: 5 });
+    // The task's steps go by the foreign key's cascade; their log rows by the delete triggers.
+    await db.pool.query('DELETE FROM tasker.tasks WHERE task_id = $1', [gone]);
+    expect(await logRows(gone)).toEqual({ task: 0, steps: 0 });
+    expect(await logRows(kept)).toEqual({ task: 2, steps: 5 });
+
+    // TRUNCATE ... CASCADE reaches the logs too, in a transaction rolled back to keep the fixture.
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('TRUNCATE tasker.tasks CASCADE');
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT (SELECT count(*) FROM tasker.task_transitions) + (SELECT count(*) FROM tasker.step_transitions) AS n',
+      );
+      expect(Number(rows[0]!.n)).toBe(0);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    expect(await logRows(kept)).toEqual({ task: 2, steps: 5 });
+  });
+
   it('records who made each transition and why', async () => {
     const { rows } = await db.pool.query(
       `SELECT t.from_state, t.to_state, t.actor, t.reason FROM tasker.step_transitions t
