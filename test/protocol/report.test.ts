@@ -143,6 +143,28 @@ describe('report_step: success', () => {
     );
   });
 
+  it('refuses a batch with a malformed report whole, naming the first one', async () => {
+    await registerTemplate(db.pool, single('malformed_ns'));
+    for (let i = 0; i < 3; i += 1) await createTask(db.pool, { namespace: 'malformed_ns', name: 'single' });
+    const [a, b, c] = await claimAll('malformed_ns');
+    const reports = [
+      { step_id: a!.stepId, attempt: a!.attempt, delivery: a!.delivery, outcome: 'success' },
+      { step_id: b!.stepId, attempt: b!.attempt, delivery: b!.delivery, outcome: 'success' },
+      { step_id: c!.stepId, attempt: 'one', delivery: c!.delivery, outcome: 'success' },
+      { step_id: 'not-a-uuid', attempt: 1, delivery: 1, outcome: 'success' },
+    ];
+    await expect(db.pool.query('SELECT * FROM tasker.report_steps($1::jsonb)', [JSON.stringify(reports)])).rejects.toMatchObject({
+      code: 'TK007',
+      message: expect.stringMatching(/^invalid report #3: /),
+      detail: expect.stringMatching(/"field" ?: ?"reports\[2\]"/),
+    });
+    // Nothing of the batch was applied: the valid reports' steps are still running.
+    const { rows } = await db.pool.query<{ state: string }>('SELECT state FROM tasker.workflow_steps WHERE step_id = ANY($1::uuid[])', [
+      [a!.stepId, b!.stepId],
+    ]);
+    expect(rows.map((r) => r.state)).toEqual(['in_progress', 'in_progress']);
+  });
+
   it('applies a mixed batch exactly as one report at a time would', async () => {
     await registerTemplate(db.pool, single('mixed_ns', { retry: { max_attempts: 3, backoff_ms: 60000 } }));
     await registerTemplate(
