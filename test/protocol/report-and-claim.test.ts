@@ -28,6 +28,10 @@ beforeAll(async () => {
     { name: 'one', handler: 'h.one' },
     { name: 'two', handler: 'h.two', dependencies: ['one'] },
   ], 'rac_depth'));
+  await registerTemplate(db.pool, template('fan', [
+    { name: 'root', handler: 'h.root' },
+    ...Array.from({ length: 12 }, (_, i) => ({ name: `leaf_${i}`, handler: 'h.leaf', dependencies: ['root'] })),
+  ], 'rac_fan'));
   await registerTemplate(db.pool, template('forked', [
     { name: 'left', handler: 'h.left' },
     { name: 'right', handler: 'h.right' },
@@ -107,6 +111,36 @@ describe('report_and_claim', () => {
     expect(join.results.map((r) => r.accepted)).toEqual([true, true]);
     expect(join.claim.claimed.map((step) => step.stepName)).toEqual(['d']);
     expect(Object.keys(join.claim.claimed[0]!.dependencyResults).sort()).toEqual(['b', 'c']);
+  });
+
+  it('gives every enqueued successor its own message: leased for those it claimed, visible for the rest', async () => {
+    // Two tasks' roots reported together: 24 successors sent as batches, 5 of them claimed.
+    await createTask(db.pool, { namespace: 'rac_fan', name: 'fan' });
+    await createTask(db.pool, { namespace: 'rac_fan', name: 'fan' });
+    const roots = (await claimSteps(db.pool, { namespace: 'rac_fan', batchSize: 2, leaseSeconds: 30, workerId: 'w1' })).claimed;
+    expect(roots).toHaveLength(2);
+    const { results, claim } = await reportAndClaim(db.pool, roots.map((root) => success(root)), { workerId: 'w1', claimMax: 5, leaseSeconds: 30 });
+    expect(results.map((r) => r.enqueued)).toEqual([12, 12]);
+    expect(claim.claimed).toHaveLength(5);
+    const { rows } = await db.pool.query<{ step_id: string; state: string; own: boolean; hidden: boolean }>(
+      `SELECT s.step_id, s.state, (q.message ->> 'step_id')::uuid = s.step_id AS own,
+              q.vt > clock_timestamp() + interval '20 seconds' AS hidden
+       FROM tasker.workflow_steps s
+       JOIN tasker.tasks t ON t.task_id = s.task_id
+       JOIN tasker.namespaces n ON n.namespace_id = t.namespace_id AND n.name = 'rac_fan'
+       LEFT JOIN pgmq.q_worker_rac_fan_queue q ON q.msg_id = s.msg_id
+       WHERE s.name LIKE 'leaf%'`,
+    );
+    expect(rows).toHaveLength(24);
+    expect(rows.every((row) => row.own)).toBe(true);
+    const claimedIds = new Set(claim.claimed.map((step) => step.stepId));
+    for (const row of rows) {
+      expect(row.state).toBe(claimedIds.has(row.step_id) ? 'in_progress' : 'enqueued');
+      expect(row.hidden).toBe(claimedIds.has(row.step_id));
+    }
+    // The 19 left are claimed by anyone, each exactly once.
+    const rest = (await claimSteps(db.pool, { namespace: 'rac_fan', batchSize: 50, leaseSeconds: 30, workerId: 'w2' })).claimed;
+    expect(rest.map((step) => step.stepId).sort()).toEqual(rows.filter((row) => !claimedIds.has(row.step_id)).map((row) => row.step_id).sort());
   });
 
   it('claims nothing for a rejected report, and rolls back both when the input is bad', async () => {
