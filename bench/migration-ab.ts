@@ -5,7 +5,8 @@
  * machine's speed drifts by ±20% over minutes, so running one variant and then the other says
  * little about a migration; here the two take turns, round by round (and which goes first
  * alternates), so the drift hits both alike.
- *   - batch: `--tasks` single-step tasks created in one statement per database, VACUUM ANALYZE,
+ *   - batch: `--tasks` tasks created in one statement per database (single-step, or chains of
+ *     `--steps` steps whose reports each enqueue a successor), VACUUM ANALYZE,
  *     then per turn one claim_steps of `--batch` and one report_steps of those leases in each
  *     database, until both are drained; µs per step in all, in claim_steps and in report_steps;
  *   - workflow: sql-profile's 4-step linear workflow (create_task, claim_steps for the first
@@ -13,7 +14,7 @@
  *     of them after 20 warm-up ones each; p50 and p90 of the workflow, p50 of each call (ms).
  * Prints a table and one JSON line; `--record` appends them to bench/results/migration-ab.md.
  *
- *   node bench/dist/migration-ab.js --without 0021,0022 [--batch 50] [--tasks 5000] [--workflows 200] [--record]
+ *   node bench/dist/migration-ab.js --without 0021,0022 [--batch 50] [--tasks 5000] [--steps 1] [--workflows 200] [--record]
  *
  * `--without` takes migration numbers (4 digits) or file names, comma-separated. Leaving out a
  * migration a later one needs makes the "without" database fail to migrate, and says so.
@@ -41,6 +42,7 @@ import pg from 'pg';
 import {
   claimSingleSteps,
   createSingleStepTasks,
+  registerChainTemplate,
   emptyWorkflowTimes,
   p50,
   percentile,
@@ -52,7 +54,7 @@ import {
 } from './sql-workloads.ts';
 
 const WARMUP = 20;
-const USAGE = 'usage: node bench/dist/migration-ab.js --without 0021,0022 [--batch 50] [--tasks 5000] [--workflows 200] [--record]';
+const USAGE = 'usage: node bench/dist/migration-ab.js --without 0021,0022 [--batch 50] [--tasks 5000] [--steps 1] [--workflows 200] [--record]';
 
 type Label = 'with' | 'without';
 
@@ -60,6 +62,8 @@ interface Options {
   without: string[];
   batch: number;
   tasks: number;
+  /** Steps per task in the batch workload (a chain); 1 = single-step tasks. */
+  steps: number;
   workflows: number;
   record: boolean;
 }
@@ -114,6 +118,7 @@ function parseOptions(): Options {
       without: { type: 'string' },
       batch: { type: 'string', default: '50' },
       tasks: { type: 'string', default: '5000' },
+      steps: { type: 'string', default: '1' },
       workflows: { type: 'string', default: '200' },
       record: { type: 'boolean', default: false },
     },
@@ -124,6 +129,7 @@ function parseOptions(): Options {
     without,
     batch: positiveInteger('batch', values.batch),
     tasks: positiveInteger('tasks', values.tasks),
+    steps: positiveInteger('steps', values.steps),
     workflows: positiveInteger('workflows', values.workflows),
     record: values.record,
   };
@@ -229,14 +235,20 @@ function batchFigures(totals: BatchTotals): BatchFigures {
 /** The batch workload: `tasks` single-step tasks per database, drained `batch` at a time, in turns. */
 async function batchWorkload(sides: readonly Side[], options: Options): Promise<Record<Label, BatchFigures>> {
   progress(`batch: creating ${options.tasks} tasks per database`);
-  for (const side of sides) await createSingleStepTasks(side.client, options.tasks);
+  for (const side of sides) {
+    const template = options.steps === 1 ? 'single' : await registerChainTemplate(side.client, options.steps);
+    await createSingleStepTasks(side.client, options.tasks, template);
+  }
   for (const side of sides) await side.client.query('VACUUM ANALYZE');
   const totals = new Map(sides.map((side) => [side, { steps: 0, claimMs: 0, reportMs: 0 }]));
-  const turns = Math.ceil(options.tasks / options.batch);
+  // A chain's next step is enqueued by the report of the one before, behind the roots in the
+  // queue: every round still finds a full batch until the last.
+  const goal = options.tasks * options.steps;
+  const turns = Math.ceil(goal / options.batch);
   progress(`batch: ${turns} turns of claim_steps + report_steps of ${options.batch}`);
-  await alternate(sides, turns, (side) => batchRound(side, options.batch, options.tasks, totals.get(side)!));
+  await alternate(sides, turns, (side) => batchRound(side, options.batch, goal, totals.get(side)!));
   for (const [side, { steps }] of totals) {
-    if (steps !== options.tasks) throw new BenchError(`"${side.label}": drained ${steps} of ${options.tasks} steps`);
+    if (steps !== goal) throw new BenchError(`"${side.label}": drained ${steps} of ${goal} steps`);
   }
   return perSide(sides, (side) => batchFigures(totals.get(side)!));
 }
@@ -276,10 +288,11 @@ function change(withValue: number, withoutValue: number): string {
 
 function table(results: Results, options: Options): string {
   const { batch, workflow } = results;
+  const chain = options.steps === 1 ? '' : ` (${options.steps}-step chains)`;
   const rows: [string, number, number][] = [
-    [`batch of ${options.batch}: µs per step, claim + report`, batch.with.us_per_step, batch.without.us_per_step],
-    [`batch of ${options.batch}: claim_steps µs per step`, batch.with.claim_us_per_step, batch.without.claim_us_per_step],
-    [`batch of ${options.batch}: report_steps µs per step`, batch.with.report_us_per_step, batch.without.report_us_per_step],
+    [`batch of ${options.batch}${chain}: µs per step, claim + report`, batch.with.us_per_step, batch.without.us_per_step],
+    [`batch of ${options.batch}${chain}: claim_steps µs per step`, batch.with.claim_us_per_step, batch.without.claim_us_per_step],
+    [`batch of ${options.batch}${chain}: report_steps µs per step`, batch.with.report_us_per_step, batch.without.report_us_per_step],
     ['workflow p50 (ms)', workflow.with.workflow_p50_ms, workflow.without.workflow_p50_ms],
     ['workflow p90 (ms)', workflow.with.workflow_p90_ms, workflow.without.workflow_p90_ms],
     ['create_task p50 (ms)', workflow.with.create_task_p50_ms, workflow.without.create_task_p50_ms],
@@ -325,7 +338,8 @@ between the two databases, round by round, and which goes first alternates, so t
 drift in speed (±20% over minutes) hits both alike: compare the columns of one section, not
 figures across sections.
 
-- **batch**: \`--tasks\` single-step tasks created in one statement per database, \`VACUUM ANALYZE\`,
+- **batch**: \`--tasks\` tasks created in one statement per database (single-step, or chains of
+  \`--steps\` steps, each report enqueueing a successor), \`VACUUM ANALYZE\`,
   then per turn one \`claim_steps\` of \`--batch\` and one \`report_steps\` of those leases in each
   database, until both are drained; µs per step.
 - **workflow**: sql-profile's 4-step linear workflow (\`create_task\`, \`claim_steps\` for the first
@@ -351,7 +365,7 @@ async function record(root: string, results: Results, options: Options, leftOut:
       '.',
     `Left out: ${leftOutNames}.`,
     `${machine}.`,
-    `${options.tasks} tasks per database in batches of ${options.batch}; ${options.workflows} workflows per database after ${WARMUP} warm-up ones.`,
+    `${options.tasks} tasks of ${options.steps} step(s) per database in batches of ${options.batch}; ${options.workflows} workflows per database after ${WARMUP} warm-up ones.`,
     '',
     table(results, options),
     '',
@@ -391,7 +405,7 @@ async function main(): Promise<void> {
     const { results, version } = await measure(server.url, options, leftOut, dirs, held);
     const machine = `${cpus().length} cores / ${Math.round(totalmem() / 2 ** 30)} GiB, PostgreSQL ${version} (${server.embedded === undefined ? 'DATABASE_URL' : 'embedded, on the same cores'})`;
     console.log(`${table(results, options)}\n`);
-    console.log(JSON.stringify({ without: leftOut.map((file) => file.name), batch_size: options.batch, tasks: options.tasks, warmup: WARMUP, ...results }));
+    console.log(JSON.stringify({ without: leftOut.map((file) => file.name), batch_size: options.batch, tasks: options.tasks, steps_per_task: options.steps, warmup: WARMUP, ...results }));
     if (options.record) progress(`appended to ${await record(root, results, options, leftOut, machine)}`);
   } finally {
     await releaseAll(server.url, held);

@@ -55,9 +55,26 @@ export async function registerLinearTemplate(client: pg.Client): Promise<void> {
   ]);
 }
 
-/** Creates `count` tasks of sql_profile/single in one statement. */
-export async function createSingleStepTasks(client: pg.Client, count: number): Promise<void> {
-  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', 'single', NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count]);
+/**
+ * Registers sql_profile/chain<steps>: `steps` steps in a line (s1 → s2 → …); returns the
+ * template's name. A report of a batch of such steps enqueues a successor per step.
+ */
+export async function registerChainTemplate(client: pg.Client, steps: number): Promise<string> {
+  const name = `chain${steps}`;
+  await client.query('SELECT tasker.register_template($1::jsonb)', [
+    JSON.stringify({
+      namespace: 'sql_profile',
+      name,
+      version: '1.0.0',
+      steps: Array.from({ length: steps }, (_, i) => ({ name: `s${i + 1}`, handler: 'h', ...(i > 0 ? { dependencies: [`s${i}`] } : {}) })),
+    }),
+  ]);
+  return name;
+}
+
+/** Creates `count` tasks of sql_profile/`template` (default: single) in one statement. */
+export async function createSingleStepTasks(client: pg.Client, count: number, template = 'single'): Promise<void> {
+  await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', $2, NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count, template]);
 }
 
 /** Claims up to `count` steps of sql_profile with one claim_steps; the leases it took. */
