@@ -325,8 +325,14 @@ function commandLine(root: string): string {
   return ['node', script, ...process.argv.slice(2)].map(shellQuote).join(' ');
 }
 
+/**
+ * The server's version, and the preloaded libraries when there are any: pg_stat_statements
+ * tracking nested statements adds to every figure (both sides alike), so a record says so.
+ */
 async function serverVersion(client: pg.Client): Promise<string> {
-  return (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '(version unknown)';
+  const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '(version unknown)';
+  const preload = (await client.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries')).rows[0]?.shared_preload_libraries ?? '';
+  return preload === '' ? version : `${version}, shared_preload_libraries = '${preload}'`;
 }
 
 const RECORD_HEADER = `# Migration A/B: the same SQL with and without named migrations
