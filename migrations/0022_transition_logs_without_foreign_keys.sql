@@ -19,35 +19,30 @@
 ALTER TABLE tasker.step_transitions DROP CONSTRAINT step_transitions_step_id_fkey;
 ALTER TABLE tasker.task_transitions DROP CONSTRAINT task_transitions_task_id_fkey;
 
--- tasker._forget_deleted_tasks: deletes the task_transitions rows of the tasks a DELETE removed,
--- as ON DELETE CASCADE did; the keys are an array probed through task_transitions_history, so
--- the cost follows the deleted rows whatever plan is cached.
-CREATE FUNCTION tasker._forget_deleted_tasks() RETURNS trigger
+-- tasker._forget_transitions: deletes the log rows of the rows a DELETE removed from tasks
+-- (task_transitions) or workflow_steps (step_transitions, whether deleted directly or through the
+-- cascade from their task), as ON DELETE CASCADE did. The keys are an array probed through the
+-- log's history index, so the cost follows the deleted rows whatever plan is cached.
+CREATE FUNCTION tasker._forget_transitions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  DELETE FROM tasker.task_transitions l
-  WHERE l.task_id = ANY (ARRAY(SELECT o.task_id FROM old_rows o));
+  IF TG_TABLE_NAME = 'tasks' THEN
+    DELETE FROM tasker.task_transitions l
+    WHERE l.task_id = ANY (ARRAY(SELECT o.task_id FROM old_rows o));
+  ELSE
+    DELETE FROM tasker.step_transitions l
+    WHERE l.step_id = ANY (ARRAY(SELECT o.step_id FROM old_rows o));
+  END IF;
   RETURN NULL;
 END
 $$;
 
--- tasker._forget_deleted_steps: the same for step_transitions and the steps a DELETE removed
--- (directly or through the cascade from their task).
-CREATE FUNCTION tasker._forget_deleted_steps() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  DELETE FROM tasker.step_transitions l
-  WHERE l.step_id = ANY (ARRAY(SELECT o.step_id FROM old_rows o));
-  RETURN NULL;
-END
-$$;
-
--- tasker._truncate_transition_log: TRUNCATE of tasks or workflow_steps empties the log named by
--- the trigger's argument, as TRUNCATE ... CASCADE did through the keys.
+-- tasker._truncate_transition_log: TRUNCATE of tasks or workflow_steps empties its log, as
+-- TRUNCATE ... CASCADE did through the keys.
 CREATE FUNCTION tasker._truncate_transition_log() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_ARGV[0] = 'task_transitions' THEN
+  IF TG_TABLE_NAME = 'tasks' THEN
     TRUNCATE tasker.task_transitions;
   ELSE
     TRUNCATE tasker.step_transitions;
@@ -59,15 +54,15 @@ $$;
 CREATE TRIGGER tasks_forget_transitions
   AFTER DELETE ON tasker.tasks
   REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION tasker._forget_deleted_tasks();
+  FOR EACH STATEMENT EXECUTE FUNCTION tasker._forget_transitions();
 CREATE TRIGGER workflow_steps_forget_transitions
   AFTER DELETE ON tasker.workflow_steps
   REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION tasker._forget_deleted_steps();
+  FOR EACH STATEMENT EXECUTE FUNCTION tasker._forget_transitions();
 
 CREATE TRIGGER tasks_truncate_transitions
   AFTER TRUNCATE ON tasker.tasks
-  FOR EACH STATEMENT EXECUTE FUNCTION tasker._truncate_transition_log('task_transitions');
+  FOR EACH STATEMENT EXECUTE FUNCTION tasker._truncate_transition_log();
 CREATE TRIGGER workflow_steps_truncate_transitions
   AFTER TRUNCATE ON tasker.workflow_steps
-  FOR EACH STATEMENT EXECUTE FUNCTION tasker._truncate_transition_log('step_transitions');
+  FOR EACH STATEMENT EXECUTE FUNCTION tasker._truncate_transition_log();
