@@ -41,7 +41,7 @@ import {
 import pg from 'pg';
 import {
   claimSingleSteps,
-  createSingleStepTasks,
+  createTasksInBulk,
   registerChainTemplate,
   emptyWorkflowTimes,
   p50,
@@ -237,7 +237,7 @@ async function batchWorkload(sides: readonly Side[], options: Options): Promise<
   progress(`batch: creating ${options.tasks} tasks per database`);
   for (const side of sides) {
     const template = options.steps === 1 ? 'single' : await registerChainTemplate(side.client, options.steps);
-    await createSingleStepTasks(side.client, options.tasks, template);
+    await createTasksInBulk(side.client, options.tasks, template);
   }
   for (const side of sides) await side.client.query('VACUUM ANALYZE');
   const totals = new Map(sides.map((side) => [side, { steps: 0, claimMs: 0, reportMs: 0 }]));

@@ -25,7 +25,7 @@ import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatab
 import pg from 'pg';
 import {
   claimSingleSteps,
-  createSingleStepTasks,
+  createTasksInBulk,
   emptyWorkflowTimes,
   p50,
   registerLinearTemplate,
@@ -170,7 +170,7 @@ async function batches(
     }
     // One batch of the largest size a claim or report takes (1,000): what a step costs there
     // shows whether any statement grows faster than the batch (0018).
-    await createSingleStepTasks(client, LARGE);
+    await createTasksInBulk(client, LARGE);
     let t0 = performance.now();
     const rows = await claimSingleSteps(client, LARGE);
     const largeClaim = performance.now() - t0;
@@ -182,7 +182,7 @@ async function batches(
     await reportSuccesses(client, rows);
     const largeReport = performance.now() - t0;
     // And a drain's release of as many prefetched leases.
-    await createSingleStepTasks(client, LARGE);
+    await createTasksInBulk(client, LARGE);
     const prefetched = await claimSingleSteps(client, LARGE);
     t0 = performance.now();
     const released = await client.query<{ released: boolean }>(
@@ -210,7 +210,7 @@ async function batches(
  * 50 at a time; steps/s of the drain.
  */
 async function drain(client: pg.Client, count: number, analyze: boolean): Promise<number> {
-  await createSingleStepTasks(client, count);
+  await createTasksInBulk(client, count);
   if (analyze) await client.query('ANALYZE');
   const started = performance.now();
   let steps = 0;

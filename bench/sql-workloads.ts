@@ -72,8 +72,8 @@ export async function registerChainTemplate(client: pg.Client, steps: number): P
   return name;
 }
 
-/** Creates `count` tasks of sql_profile/`template` (default: single) in one statement. */
-export async function createSingleStepTasks(client: pg.Client, count: number, template = 'single'): Promise<void> {
+/** Creates `count` tasks of sql_profile/`template` (default: the single-step one) in one statement. */
+export async function createTasksInBulk(client: pg.Client, count: number, template = 'single'): Promise<void> {
   await client.query("SELECT count(*) FROM (SELECT tasker.create_task('sql_profile', $2, NULL, '{}'::jsonb) FROM generate_series(1, $1)) x", [count, template]);
 }
 
