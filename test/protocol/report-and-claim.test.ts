@@ -216,7 +216,9 @@ describe('report_and_claim', () => {
       'SELECT from_state, to_state, actor, reason FROM tasker.step_transitions WHERE step_id = $1 ORDER BY transition_id',
       [two.stepId],
     );
+    // One write took it from pending to in_progress (0025); the log still shows both transitions.
     expect(log.map((row) => `${row.from_state ?? ''}>${row.to_state}`)).toEqual(['>pending', 'pending>enqueued', 'enqueued>in_progress']);
+    expect(log[1]).toMatchObject({ actor: 'w1', reason: 'dependencies complete' });
     expect(log[2]).toMatchObject({ actor: 'w1', reason: 'claimed' });
 
     // Room for two, one successor: the other place goes to the oldest message in the queue.
@@ -245,10 +247,14 @@ describe('report_and_claim', () => {
     expect(results.map((r) => r.accepted)).toEqual([true, true]);
     expect(results[1]).toMatchObject({ taskState: 'error' });
     expect(claim.claimed).toEqual([]);
+    // It was leased in the same write that enqueued it (0025), so the failure cancelled it from
+    // in_progress, and its message went with it: nobody will ever run it.
     const { rows } = await db.pool.query(
-      "SELECT state, claimed_by FROM tasker.workflow_steps WHERE task_id = $1 AND name = 'after_left'",
+      "SELECT state, msg_id FROM tasker.workflow_steps WHERE task_id = $1 AND name = 'after_left'",
       [left.taskId],
     );
-    expect(rows).toEqual([{ state: 'cancelled', claimed_by: null }]);
+    expect(rows).toMatchObject([{ state: 'cancelled' }]);
+    const messages = await queueMessages(db.pool, 'rac_forked');
+    expect(messages.some((m) => String(m.msg_id) === String(rows[0]!.msg_id))).toBe(false);
   });
 });
