@@ -49,6 +49,31 @@ describe('state machines', () => {
     });
   });
 
+  it('logs a row written past a state with the state in between, each hop checked', async () => {
+    const d = await stepId('d');
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        "SELECT set_config('tasker.actor', 'tester', true), set_config('tasker.reason', 'first hop', true), set_config('tasker.then_reason', 'second hop', true)",
+      );
+      await client.query("UPDATE tasker.workflow_steps SET state = 'in_progress', deliveries = 1 WHERE step_id = $1", [d]);
+      const { rows } = await client.query<{ hop: string; delivery: number; actor: string; reason: string }>(
+        `SELECT coalesce(from_state, '') || '>' || to_state AS hop, delivery, actor, reason FROM tasker.step_transitions
+         WHERE step_id = $1 ORDER BY transition_id`,
+        [d],
+      );
+      expect(rows).toEqual([
+        { hop: '>pending', delivery: 0, actor: 'client', reason: 'task created' },
+        { hop: 'pending>enqueued', delivery: 0, actor: 'tester', reason: 'first hop' },
+        { hop: 'enqueued>in_progress', delivery: 1, actor: 'tester', reason: 'second hop' },
+      ]);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
   it('refuses illegal task transitions', async () => {
     await expect(db.pool.query("UPDATE tasker.tasks SET state = 'pending' WHERE task_id = $1", [taskId])).rejects.toMatchObject({
       code: 'TK100',
