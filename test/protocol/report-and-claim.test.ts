@@ -254,6 +254,7 @@ describe('report_and_claim', () => {
       [left.taskId],
     );
     expect(rows).toMatchObject([{ state: 'cancelled' }]);
+    expect(rows[0]!.msg_id).not.toBeNull(); // it was sent a message, which must be gone
     const messages = await queueMessages(db.pool, 'rac_forked');
     expect(messages.some((m) => String(m.msg_id) === String(rows[0]!.msg_id))).toBe(false);
   });
