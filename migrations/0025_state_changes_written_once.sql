@@ -387,7 +387,9 @@ BEGIN
 
   -- One write per step: a step this transaction claims goes from pending to in_progress with the
   -- lease _lease_steps would give it (logged as enqueued, then 'claimed').
-  PERFORM set_config('tasker.then_reason', 'claimed', true);
+  IF cardinality(v_claimed) > 0 THEN
+    PERFORM set_config('tasker.then_reason', 'claimed', true);
+  END IF;
   UPDATE tasker.workflow_steps w
   SET state = CASE WHEN w.step_id = ANY (v_claimed) THEN 'in_progress' ELSE 'enqueued' END,
       msg_id = v_msgs[array_position(v_ids, w.step_id)],
@@ -399,7 +401,9 @@ BEGIN
       started_at = CASE WHEN w.step_id = ANY (v_claimed) THEN clock_timestamp() ELSE w.started_at END
   WHERE w.step_id = ANY (v_ids);
   GET DIAGNOSTICS v_count = ROW_COUNT;
-  PERFORM set_config('tasker.then_reason', '', true);
+  IF cardinality(v_claimed) > 0 THEN
+    PERFORM set_config('tasker.then_reason', '', true);
+  END IF;
   RETURN v_count;
 END
 $$;
