@@ -85,7 +85,8 @@ export async function runMixedFleet(server: SharedServer, logDir: string): Promi
     if (strangers.length > 0) problems.push(`steps claimed by no fleet worker: ${JSON.stringify(strangers)}`);
     // The transition log names the same actors: every claim was made by a worker named for its runtime.
     const actors = await pool.query<{ actor: string }>(
-      `SELECT DISTINCT actor FROM tasker.step_transitions WHERE task_id = ANY($1::uuid[]) AND to_state = 'in_progress'`,
+      `SELECT DISTINCT st.actor FROM tasker.workflow_steps s JOIN tasker.step_transitions st ON st.step_id = s.step_id
+       WHERE s.task_id = ANY($1::uuid[]) AND st.to_state = 'in_progress'`,
       [ids],
     );
     for (const { actor } of actors.rows) {

@@ -83,9 +83,11 @@ export async function settleReports(pool: pg.Pool, tasks: CreatedTasks, workers:
   for (const proc of workers.processes.values()) if (proc.started !== undefined) byWorker.set(proc.workerId, proc);
   if (byWorker.size === 0 || ids.length === 0) return;
   const { rows } = await pool.query<{ actor: string; count: string }>(
-    `SELECT actor, count(*)::text AS count FROM tasker.step_transitions
-     WHERE task_id = ANY($1::uuid[]) AND from_state = 'in_progress' AND to_state <> 'in_progress' AND actor = ANY($2::text[])
-     GROUP BY actor`,
+    `SELECT st.actor, count(*)::text AS count
+       FROM tasker.workflow_steps s JOIN tasker.step_transitions st ON st.step_id = s.step_id
+     WHERE s.task_id = ANY($1::uuid[]) AND st.from_state = 'in_progress' AND st.to_state <> 'in_progress'
+       AND st.actor = ANY($2::text[])
+     GROUP BY st.actor`,
     [ids, [...byWorker.keys()]],
   );
   const idSet = new Set(ids);

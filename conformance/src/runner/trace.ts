@@ -84,7 +84,7 @@ export async function readTrace(pool: pg.Pool, tasks: CreatedTasks): Promise<Sce
       `SELECT st.task_id::text, s.name AS step, st.to_state, st.attempt, st.delivery,
               (extract(epoch FROM st.created_at) * 1000000)::bigint::text AS at_us
        FROM tasker.step_transitions st JOIN tasker.workflow_steps s ON s.step_id = st.step_id
-       WHERE st.task_id = ANY($1::uuid[])
+       WHERE s.task_id = ANY($1::uuid[])
        ORDER BY st.created_at, st.transition_id`,
       [ids],
     ),
