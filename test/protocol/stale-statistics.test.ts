@@ -8,6 +8,9 @@
  * a batch read entries for the whole backlog, so the work per step grew with the backlog. What is
  * counted here is index entries read (pg_stat_user_indexes), not time: the same work at a backlog
  * ten times larger must read about as many per step.
+ *
+ * The second case is a young database: a few hundred tasks of history, where a generic plan could
+ * join steps to their tasks by reading the whole of tasks_pkey in order (migration 0027).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,9 +52,9 @@ function success(step: ClaimedStep): StepReport {
 }
 
 /** Index entries read so far per index of the tasker and pgmq schemas, this session's included. */
-async function indexEntriesRead(): Promise<Map<string, number>> {
-  await session.query('SELECT pg_stat_force_next_flush()');
-  const { rows } = await session.query<{ name: string; read: string }>(
+async function indexEntriesRead(client: pg.Client = session): Promise<Map<string, number>> {
+  await client.query('SELECT pg_stat_force_next_flush()');
+  const { rows } = await client.query<{ name: string; read: string }>(
     "SELECT indexrelname AS name, idx_tup_read AS read FROM pg_stat_user_indexes WHERE schemaname IN ('tasker', 'pgmq')",
   );
   return new Map(rows.map((row) => [row.name, Number(row.read)]));
@@ -70,15 +73,15 @@ async function burst(namespace: string, name: string, count: number): Promise<vo
  * claim (the successors the reports enqueued, then more of their namespace's queue) until a call
  * claims nothing. Returns the steps reported.
  */
-async function work(namespace: string): Promise<number> {
-  const options = { namespace, batchSize: BATCH, leaseSeconds: 30, workerId: 'w' };
-  let claimed = (await claimSteps(session, options)).claimed;
-  await extendLeases(session, claimed, 30);
-  await releaseLeases(session, claimed.slice(0, 5), 'w');
-  claimed = claimed.slice(5);
+async function work(namespace: string, client: pg.Client = session, batch = BATCH): Promise<number> {
+  const options = { namespace, batchSize: batch, leaseSeconds: 30, workerId: 'w' };
+  let claimed = (await claimSteps(client, options)).claimed;
+  await extendLeases(client, claimed, 30);
+  await releaseLeases(client, claimed.slice(0, Math.min(5, batch - 1)), 'w');
+  claimed = claimed.slice(Math.min(5, batch - 1));
   let reported = 0;
   while (claimed.length > 0) {
-    const result = await reportAndClaim(session, claimed.map(success), { workerId: 'w', claimMax: BATCH, leaseSeconds: 30 });
+    const result = await reportAndClaim(client, claimed.map(success), { workerId: 'w', claimMax: batch, leaseSeconds: 30 });
     expect(result.results.every((r) => r.accepted)).toBe(true);
     reported += claimed.length;
     claimed = result.claim.claimed;
@@ -144,5 +147,70 @@ describe('the hot path under statistics taken while the system was idle', () => 
     console.log(`index entries read per step: ${small.perStep.toFixed(1)} at the small backlog, ${large.perStep.toFixed(1)} at the large one`);
     expect(large.perStep, `per step at the large backlog: ${large.top}; at the small one: ${small.top}`)
       .toBeLessThan(small.perStep * 1.5);
+  });
+});
+
+describe('the hot path in a young database', () => {
+  let young: TestDatabase;
+  let worker: pg.Client;
+
+  beforeAll(async () => {
+    young = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await worker?.end();
+    await young.drop();
+  });
+
+  it('reads tasks_pkey a few times per step, not once per task, while a young history grows', async () => {
+    // Between two runs of autovacuum's ANALYZE (held off here), as in a new deployment.
+    for (const table of ['tasks', 'workflow_steps', 'workflow_step_edges', 'step_transitions', 'task_transitions']) {
+      await young.pool.query(`ALTER TABLE tasker.${table} SET (autovacuum_enabled = false)`);
+    }
+    await registerTemplate(young.pool, single('young_single'));
+    await registerTemplate(young.pool, template('line', [
+      { name: 'one', handler: 'h' },
+      { name: 'two', handler: 'h', dependencies: ['one'] },
+      { name: 'three', handler: 'h', dependencies: ['two'] },
+      { name: 'four', handler: 'h', dependencies: ['three'] },
+    ], 'young_line'));
+    // A history of 100 finished tasks, and the statistics taken of it.
+    await young.pool.query("SELECT count(*) FROM (SELECT tasker.create_task('young_single', 'single', NULL, '{}'::jsonb) FROM generate_series(1, 50)) x");
+    await young.pool.query("SELECT count(*) FROM (SELECT tasker.create_task('young_line', 'line', NULL, '{}'::jsonb) FROM generate_series(1, 50)) x");
+    worker = new pg.Client({ connectionString: young.url });
+    await worker.connect();
+    while ((await work('young_single', worker)) + (await work('young_line', worker)) > 0) {
+      // Drains both namespaces.
+    }
+    await young.pool.query('ANALYZE');
+
+    // A worker's new session makes its generic plans against that history, taking steps one at
+    // a time; then 300 more tasks pass through it.
+    await worker.end();
+    worker = new pg.Client({ connectionString: young.url });
+    await worker.connect();
+    for (let i = 0; i < 3; i += 1) {
+      await createTask(worker, { namespace: 'young_line', name: 'line' });
+      await work('young_line', worker, 1);
+    }
+    await young.pool.query("SELECT count(*) FROM (SELECT tasker.create_task('young_single', 'single', NULL, '{}'::jsonb) FROM generate_series(1, 300)) x");
+    while ((await work('young_single', worker)) > 0) {
+      // Drains the burst.
+    }
+
+    const before = await indexEntriesRead(worker);
+    let steps = 0;
+    for (let i = 0; i < 10; i += 1) {
+      await createTask(worker, { namespace: 'young_line', name: 'line' });
+      await createTask(worker, { namespace: 'young_single', name: 'single' });
+      steps += await work('young_line', worker, 1);
+      steps += await work('young_single', worker, 1);
+    }
+    const after = await indexEntriesRead(worker);
+    expect(steps).toBe(50);
+    const perStep = ((after.get('tasks_pkey') ?? 0) - (before.get('tasks_pkey') ?? 0)) / steps;
+    console.log(`tasks_pkey entries read per step, history of ${100 + 3 + 300 + 20} tasks: ${perStep.toFixed(1)}`);
+    expect(perStep, 'a step read about as many of tasks_pkey\'s entries as there are tasks').toBeLessThan(20);
   });
 });
