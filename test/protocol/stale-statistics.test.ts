@@ -23,6 +23,7 @@ import {
   reportAndClaim,
   type ClaimedStep,
   type StepReport,
+  type TaskTemplate,
 } from '../../sdk/src/protocol/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { single, template } from '../support/templates.ts';
@@ -35,9 +36,7 @@ let session: pg.Client;
 beforeAll(async () => {
   db = await createTestDatabase();
   // Autovacuum must not refresh the statistics while the test runs: they are meant to be stale.
-  for (const table of ['tasks', 'workflow_steps', 'workflow_step_edges', 'step_transitions', 'task_transitions']) {
-    await db.pool.query(`ALTER TABLE tasker.${table} SET (autovacuum_enabled = false)`);
-  }
+  await holdAutovacuum(db.pool);
   session = new pg.Client({ connectionString: db.url });
   await session.connect();
 });
@@ -46,6 +45,23 @@ afterAll(async () => {
   await session?.end();
   await db.drop();
 });
+
+/** Holds autovacuum off the tables the hot path writes: the statistics must stay as taken. */
+async function holdAutovacuum(pool: pg.Pool): Promise<void> {
+  for (const table of ['tasks', 'workflow_steps', 'workflow_step_edges', 'step_transitions', 'task_transitions']) {
+    await pool.query(`ALTER TABLE tasker.${table} SET (autovacuum_enabled = false)`);
+  }
+}
+
+/** A 4-step linear template, one -> two -> three -> four. */
+function line(namespace: string): TaskTemplate {
+  return template('line', [
+    { name: 'one', handler: 'h' },
+    { name: 'two', handler: 'h', dependencies: ['one'] },
+    { name: 'three', handler: 'h', dependencies: ['two'] },
+    { name: 'four', handler: 'h', dependencies: ['three'] },
+  ], namespace);
+}
 
 function success(step: ClaimedStep): StepReport {
   return { stepId: step.stepId, attempt: step.attempt, delivery: step.delivery, outcome: 'success', result: 1 };
@@ -118,12 +134,7 @@ async function readsPerStep(rounds: number): Promise<Reads> {
 describe('the hot path under statistics taken while the system was idle', () => {
   it('reads about as many index entries per step at a backlog of 3,000 tasks as at 300', async () => {
     await registerTemplate(db.pool, single('stale_single'));
-    await registerTemplate(db.pool, template('line', [
-      { name: 'one', handler: 'h' },
-      { name: 'two', handler: 'h', dependencies: ['one'] },
-      { name: 'three', handler: 'h', dependencies: ['two'] },
-      { name: 'four', handler: 'h', dependencies: ['three'] },
-    ], 'stale_line'));
+    await registerTemplate(db.pool, line('stale_line'));
     // The idle history: some tasks, all complete, then the statistics.
     for (let i = 0; i < 20; i += 1) {
       await createTask(session, { namespace: 'stale_single', name: 'single' });
@@ -165,16 +176,9 @@ describe('the hot path in a young database', () => {
 
   it('reads tasks_pkey a few times per step, not once per task, while a young history grows', async () => {
     // Between two runs of autovacuum's ANALYZE (held off here), as in a new deployment.
-    for (const table of ['tasks', 'workflow_steps', 'workflow_step_edges', 'step_transitions', 'task_transitions']) {
-      await young.pool.query(`ALTER TABLE tasker.${table} SET (autovacuum_enabled = false)`);
-    }
+    await holdAutovacuum(young.pool);
     await registerTemplate(young.pool, single('young_single'));
-    await registerTemplate(young.pool, template('line', [
-      { name: 'one', handler: 'h' },
-      { name: 'two', handler: 'h', dependencies: ['one'] },
-      { name: 'three', handler: 'h', dependencies: ['two'] },
-      { name: 'four', handler: 'h', dependencies: ['three'] },
-    ], 'young_line'));
+    await registerTemplate(young.pool, line('young_line'));
     // A history of 100 finished tasks, and the statistics taken of it.
     await young.pool.query("SELECT count(*) FROM (SELECT tasker.create_task('young_single', 'single', NULL, '{}'::jsonb) FROM generate_series(1, 50)) x");
     await young.pool.query("SELECT count(*) FROM (SELECT tasker.create_task('young_line', 'line', NULL, '{}'::jsonb) FROM generate_series(1, 50)) x");
