@@ -5,6 +5,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { runtimeCommand } from '@tasker/sdk';
 
 const USAGE = `Usage: node bench/run-all.mjs [--runtimes node,bun,deno] [--bindings napi,ffi,pg] [worker-core options]
 
@@ -35,18 +37,15 @@ const shownArgs = args.join(' ');
 const onlyRuntimes = option(args, '--runtimes', ['node', 'bun', 'deno']);
 const onlyBindings = option(args, '--bindings', ['napi', 'ffi', 'pg']);
 const loadBefore = loadavg();
-const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
-const runtimes = {
-  node: (binding) => ['node', ['bench/dist/worker-core.js', '--binding', binding, ...args]],
-  bun: (binding) => [bin('bun'), ['bench/worker-core.ts', '--binding', binding, ...args]],
-  deno: (binding) => [bin('deno'), ['run', '-A', 'bench/worker-core.ts', '--binding', binding, ...args]],
-};
+const BIN = fileURLToPath(new URL('../node_modules/.bin/', import.meta.url));
+// Node runs the compiled benchmark, Bun and Deno its source.
+const scripts = { node: 'bench/dist/worker-core.js', bun: 'bench/worker-core.ts', deno: 'bench/worker-core.ts' };
 const rows = [];
-for (const [runtime, command] of Object.entries(runtimes)) {
+for (const [runtime, script] of Object.entries(scripts)) {
   if (!onlyRuntimes.includes(runtime)) continue;
   for (const binding of onlyBindings) {
-    const [file, argv] = command(binding);
-    const shown = `${file.replace(/.*node_modules\/\.bin\//, '')} ${argv.join(' ')}`;
+    const { command: file, args: argv } = runtimeCommand(runtime, script, ['--binding', binding, ...args], BIN);
+    const shown = `${runtime} ${argv.join(' ')}`;
     process.stdout.write(`${shown} ... `);
     const run = spawnSync(file, argv, { encoding: 'utf8', maxBuffer: 64 << 20 });
     const line = run.stdout.split('\n').find((l) => l.startsWith('{'));

@@ -9,3 +9,4 @@ export * from './client/index.ts';
 export * from './orchestration/index.ts';
 export * from './config/index.ts';
 export * from './server/index.ts';
+export * from './runtime.ts';

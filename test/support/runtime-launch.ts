@@ -1,22 +1,18 @@
 /**
- * How the tests start a script on each runtime: Node with this process's binary, Bun and Deno
- * with the binaries the `bun` and `deno` npm packages install (Deno with every permission).
+ * How the tests start a script on each runtime: the SDK's runtimeCommand (Node with this
+ * process's binary, Bun and Deno with the binaries the `bun` and `deno` npm packages install,
+ * Deno with every permission), as one argv.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeCommand, type JsRuntime } from '../../sdk/src/runtime.ts';
 
-export type Runtime = 'node' | 'bun' | 'deno';
+export type Runtime = JsRuntime;
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(fileURLToPath(new URL('../../', import.meta.url)), 'node_modules', '.bin');
 
 /** The command and arguments that run `script` (plus `args`) on `runtime`. */
 export function launch(runtime: Runtime, script: string, ...args: string[]): [string, ...string[]] {
-  switch (runtime) {
-    case 'node':
-      return [process.execPath, script, ...args];
-    case 'bun':
-      return [join(ROOT, 'node_modules/.bin/bun'), script, ...args];
-    case 'deno':
-      return [join(ROOT, 'node_modules/.bin/deno'), 'run', '-A', script, ...args];
-  }
+  const { command, args: argv } = runtimeCommand(runtime, script, args, BIN);
+  return [command, ...argv];
 }

@@ -7,9 +7,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeCommand, type JsRuntime, type RuntimeCommand } from '@tasker/sdk';
 import type { BindingName } from '@tasker/sdk/binding';
 
-export type RuntimeName = 'node' | 'bun' | 'deno';
+export type RuntimeName = JsRuntime;
 
 export const RUNTIMES: readonly RuntimeName[] = ['node', 'bun', 'deno'];
 export const BINDINGS: readonly BindingName[] = ['napi', 'ffi', 'pg'];
@@ -43,15 +44,9 @@ export const PROJECT_ROOT = join(CONFORMANCE_ROOT, '..');
 const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
 
 /** The command that runs the conformance worker on `runtime`; throws when the runtime or the build is missing. */
-export function workerCommand(runtime: RuntimeName): { command: string; args: string[] } {
-  const source = join(CONFORMANCE_ROOT, 'src', 'worker', 'main.ts');
+export function workerCommand(runtime: RuntimeName): RuntimeCommand {
   const built = join(CONFORMANCE_ROOT, 'dist', 'worker', 'main.js');
-  const { command, args } =
-    runtime === 'node'
-      ? { command: process.execPath, args: [built] }
-      : runtime === 'bun'
-        ? { command: join(BIN, 'bun'), args: [source] }
-        : { command: join(BIN, 'deno'), args: ['run', '-A', source] };
+  const { command, args } = runtimeCommand(runtime, runtime === 'node' ? built : join(CONFORMANCE_ROOT, 'src', 'worker', 'main.ts'), [], BIN);
   if (!existsSync(command)) throw new Error(`the ${runtime} runtime is missing: ${command} does not exist (run npm install)`);
   if (runtime === 'node' && !existsSync(built)) throw new Error(`${built} does not exist: build the suite first (npm run build)`);
   return { command, args };

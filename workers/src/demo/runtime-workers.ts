@@ -7,23 +7,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeCommand, type JsRuntime, type RuntimeCommand } from '@tasker/sdk';
 
-export type RuntimeName = 'node' | 'bun' | 'deno';
+export type RuntimeName = JsRuntime;
 
 const WORKERS_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROJECT_ROOT = join(WORKERS_ROOT, '..');
 const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
 
-/** How each runtime starts the example worker. */
-export function workerCommand(runtime: RuntimeName): { command: string; args: string[] } {
-  switch (runtime) {
-    case 'node':
-      return { command: process.execPath, args: [join(WORKERS_ROOT, 'dist', 'entry', 'node.js')] };
-    case 'bun':
-      return { command: join(BIN, 'bun'), args: [join(WORKERS_ROOT, 'src', 'entry', 'bun.ts')] };
-    case 'deno':
-      return { command: join(BIN, 'deno'), args: ['run', '-A', join(WORKERS_ROOT, 'src', 'entry', 'deno.ts')] };
-  }
+/** How each runtime starts the example worker: Node runs the compiled entry, Bun and Deno the source. */
+export function workerCommand(runtime: RuntimeName): RuntimeCommand {
+  const entry = runtime === 'node' ? join(WORKERS_ROOT, 'dist', 'entry', 'node.js') : join(WORKERS_ROOT, 'src', 'entry', `${runtime}.ts`);
+  return runtimeCommand(runtime, entry, [], BIN);
 }
 
 /** A worker child process. */
