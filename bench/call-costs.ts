@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
 import pg from 'pg';
 import { registerLinearTemplate } from './sql-workloads.ts';
+import { p50 } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -153,12 +154,6 @@ async function setLogTriggers(client: pg.Client, enabled: boolean): Promise<void
   }
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 async function main(): Promise<void> {
   const server = await resolveDatabase();
   const name = `tasker_call_costs_${process.pid}`;
@@ -191,7 +186,7 @@ async function main(): Promise<void> {
     console.log(`|---|${fields.map(() => '---').join('|')}|`);
     for (const arrangement of ARRANGEMENTS) {
       const rows = costs.get(arrangement) ?? [];
-      console.log(`| ${arrangement} | ${fields.map((field) => median(rows.map((row) => row[field])).toFixed(0)).join(' | ')} |`);
+      console.log(`| ${arrangement} | ${fields.map((field) => p50(rows.map((row) => row[field])).toFixed(0)).join(' | ')} |`);
     }
     console.log(`PGMQ per call, µs: pgmq.read ${pgmq.read.toFixed(0)} (its statement written out: ${pgmq.read_sql.toFixed(0)}), ` +
       `pgmq.send ${pgmq.send.toFixed(0)} (${pgmq.send_sql.toFixed(0)})`);

@@ -29,6 +29,7 @@ import {
 } from '@tasker/sdk';
 import type { BindingName } from '@tasker/sdk/binding';
 import pg from 'pg';
+import { percentile } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,19 +49,13 @@ function runtime(): string {
   return `node ${process.version}`;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return Math.round((sorted[index] ?? NaN) * 100) / 100;
-}
-
 function summary(samples: number[]): { p50: number; p95: number; p99: number; min: number; max: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
   return {
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    min: percentile(sorted, 0),
-    max: percentile(sorted, 100),
+    p50: percentile(samples, 0.5),
+    p95: percentile(samples, 0.95),
+    p99: percentile(samples, 0.99),
+    min: percentile(samples, 0),
+    max: percentile(samples, 1),
   };
 }
 

@@ -44,14 +44,13 @@ import {
   createTasksInBulk,
   registerChainTemplate,
   emptyWorkflowTimes,
-  p50,
-  percentile,
   registerLinearTemplate,
   registerSingleStepTemplate,
   reportSuccesses,
   runLinearWorkflow,
   type WorkflowTimes,
 } from './sql-workloads.ts';
+import { p50, percentile } from './stats.ts';
 
 const WARMUP = 20;
 const USAGE = 'usage: node bench/dist/migration-ab.js --without 0021,0022 [--batch 50] [--tasks 5000] [--steps 1] [--workflows 200] [--record]';

@@ -27,13 +27,13 @@ import {
   claimSingleSteps,
   createTasksInBulk,
   emptyWorkflowTimes,
-  p50,
   registerLinearTemplate,
   registerSingleStepTemplate,
   reportSuccesses,
   runLinearWorkflow,
   type Lease,
 } from './sql-workloads.ts';
+import { p50 } from './stats.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 /**
  * The SQL workloads the SQL benchmarks share (sql-profile.ts, migration-ab.ts): the templates they
  * register, single-step tasks created in bulk and claimed and reported in batches, the 4-step
- * linear workflow run one call at a time, and the percentiles they print.
+ * linear workflow run one call at a time (percentiles: stats.ts).
  */
 import type pg from 'pg';
 
@@ -18,17 +18,6 @@ export interface WorkflowTimes {
   claim_steps: number[];
   report_and_claim: number[];
   workflow: number[];
-}
-
-/** The `p`-th fraction (0.5 for the median) of `samples`, rounded to 0.01. */
-export function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.floor(sorted.length * p));
-  return Math.round((sorted[index] ?? NaN) * 100) / 100;
-}
-
-export function p50(samples: readonly number[]): number {
-  return percentile(samples, 0.5);
 }
 
 /** Registers sql_profile/single: one step `only`. */
