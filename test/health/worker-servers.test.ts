@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskerClient } from '../../sdk/src/client/index.ts';
+import { TaskerClient, type TaskInfo } from '../../sdk/src/client/index.ts';
 import { HealthStatus, ServiceKind } from '../../sdk/src/gen/tasker/v1/health_pb.ts';
 import { defineHandler, PermanentError, RetryableError, type LogRecord } from '../../sdk/src/handler/index.ts';
 import { registerTemplate } from '../../sdk/src/protocol/index.ts';
@@ -55,6 +55,34 @@ const sleeper = defineHandler('hw.sleep', async () => {
   await sleep(1_500);
   return 'slept';
 });
+
+/**
+ * waitForTask, and when it times out, the error says where the task stood: each step's state,
+ * attempt, deliveries and lease, and the worker's last log lines (this test once timed out under
+ * a loaded full-suite run, 2026-11-23, with nothing to tell why).
+ */
+async function waitOrExplain(taskId: string): Promise<TaskInfo> {
+  try {
+    return await client.waitForTask(taskId, { timeoutMs: 30_000 });
+  } catch (error) {
+    const task = await client.getTask(taskId).catch(() => null);
+    const steps = task?.steps.map((step) => ({
+      name: step.name,
+      state: step.state,
+      attempt: step.attempt,
+      deliveries: step.deliveries,
+      leaseExpiresAt: step.leaseExpiresAt,
+      nextRetryAt: step.nextRetryAt,
+      error: step.error,
+    }));
+    const recent = logs.slice(-30).map((record) => JSON.stringify(record));
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}; task ${task?.state ?? 'not found'}, steps ${JSON.stringify(steps)}; ` +
+        `worker log (last ${recent.length}):\n${recent.join('\n')}`,
+      { cause: error },
+    );
+  }
+}
 
 function port(kind: 'web' | 'grpc'): number {
   const address = worker.servers[kind];
@@ -146,7 +174,7 @@ describe('metrics after a workflow', () => {
       client.createTask({ namespace: NS, name: 'flow' }),
       client.createTask({ namespace: NS, name: 'doomed' }),
     ]);
-    const finished = await Promise.all(tasks.map((task) => client.waitForTask(task.taskId, { timeoutMs: 30_000 })));
+    const finished = await Promise.all(tasks.map((task) => waitOrExplain(task.taskId)));
     expect(finished.map((task) => task.state)).toEqual(['complete', 'complete', 'error']);
     // The worker counts a step when its report's answer comes back, which can be a moment after
     // the commit that woke waitForTask: wait for the last reports to be counted, then read.
