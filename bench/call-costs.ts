@@ -17,9 +17,9 @@
  * PostgreSQL: DATABASE_URL, else the embedded server; a throwaway database is created and dropped.
  */
 import { parseArgs } from 'node:util';
-import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
+import { resolveDatabase } from '@tasker/sdk';
 import pg from 'pg';
-import { registerLinearTemplate } from './sql-workloads.ts';
+import { registerLinearTemplate, withMigratedDatabase } from './sql-workloads.ts';
 import { p50 } from './stats.ts';
 
 const { values } = parseArgs({
@@ -156,13 +156,7 @@ async function setLogTriggers(client: pg.Client, enabled: boolean): Promise<void
 
 async function main(): Promise<void> {
   const server = await resolveDatabase();
-  const name = `tasker_call_costs_${process.pid}`;
-  await createDatabase(server.url, name);
-  const url = withDatabaseName(server.url, name);
-  const client = new pg.Client({ connectionString: url });
-  try {
-    await runMigrations({ databaseUrl: url, log: () => {} });
-    await client.connect();
+  await withMigratedDatabase(server.url, `tasker_call_costs_${process.pid}`, async (client) => {
     await registerLinearTemplate(client);
     // Warm-up: plans made and caches filled before anything is timed.
     await runBlock<RoundCosts>(client, workflowBlock(Math.min(50, workflows), true));
@@ -190,10 +184,7 @@ async function main(): Promise<void> {
     }
     console.log(`PGMQ per call, µs: pgmq.read ${pgmq.read.toFixed(0)} (its statement written out: ${pgmq.read_sql.toFixed(0)}), ` +
       `pgmq.send ${pgmq.send.toFixed(0)} (${pgmq.send_sql.toFixed(0)})`);
-  } finally {
-    await client.end().catch(() => {});
-    await dropDatabase(server.url, name).catch(() => {});
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -31,6 +31,7 @@ import {
   registerSingleStepTemplate,
   reportSuccesses,
   runLinearWorkflow,
+  withMigratedDatabase,
   type Lease,
 } from './sql-workloads.ts';
 import { p50 } from './stats.ts';
@@ -107,22 +108,10 @@ function leaseArrays(leases: readonly Lease[]): [string[], number[], number[]] {
  * holding the single-step template sql_profile/single; drops the database afterwards.
  */
 async function withSingleStepDatabase<T>(serverUrl: string, label: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const name = `tasker_sql_profile_${label}_${process.pid}`;
-  await createDatabase(serverUrl, name);
-  const url = withDatabaseName(serverUrl, name);
-  try {
-    await runMigrations({ databaseUrl: url, log: () => {} });
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await registerSingleStepTemplate(client);
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  } finally {
-    await dropDatabase(serverUrl, name).catch(() => {});
-  }
+  return withMigratedDatabase(serverUrl, `tasker_sql_profile_${label}_${process.pid}`, async (client) => {
+    await registerSingleStepTemplate(client);
+    return work(client);
+  });
 }
 
 /**

@@ -3,7 +3,8 @@
  * register, single-step tasks created in bulk and claimed and reported in batches, the 4-step
  * linear workflow run one call at a time (percentiles: stats.ts).
  */
-import type pg from 'pg';
+import { createDatabase, dropDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
+import pg from 'pg';
 
 /** A claimed step: what a report or a lease operation names it by. */
 export interface Lease {
@@ -112,4 +113,25 @@ export async function runLinearWorkflow(client: pg.Client, times: WorkflowTimes)
     step = rows.find((row) => row.kind === 'claimed');
   }
   times.workflow.push(performance.now() - start);
+}
+
+/**
+ * Runs `work` with a session on a fresh database `name` on the server at `serverUrl`, with every
+ * migration applied; closes the session and drops the database afterwards, whatever happens.
+ */
+export async function withMigratedDatabase<T>(serverUrl: string, name: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  await createDatabase(serverUrl, name);
+  const url = withDatabaseName(serverUrl, name);
+  try {
+    await runMigrations({ databaseUrl: url, log: () => {} });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  } finally {
+    await dropDatabase(serverUrl, name).catch(() => {});
+  }
 }
