@@ -145,6 +145,41 @@ describe('concurrency', () => {
     expect(tasks.every((task) => task.state === 'complete')).toBe(true);
     expect(peak).toBe(3);
   });
+
+  it('frees a handler slot when the handler finishes, not when its report commits', async () => {
+    // The first step's handler locks its own row in a transaction the test holds open, so its
+    // report cannot commit; with one slot, the second step runs only if the slot is free.
+    const holder = await db.pool.connect();
+    const ran: string[] = [];
+    let locked: string | undefined;
+    try {
+      const step = defineHandler('h.step', async (ctx) => {
+        if (ran.length === 0) {
+          locked = ctx.taskId;
+          await holder.query('BEGIN');
+          await holder.query('SELECT 1 FROM tasker.workflow_steps WHERE step_id = $1 FOR UPDATE', [ctx.stepId]);
+        }
+        ran.push(ctx.stepId);
+        return null;
+      });
+      const { worker } = await startWorker('slot_ns', [step], { concurrency: 1 });
+      await registerTemplate(db.pool, template('t', [{ name: 's', handler: 'h.step' }], 'slot_ns'));
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i += 1) ids.push((await client.createTask({ namespace: 'slot_ns', name: 't' })).taskId);
+      await expect.poll(() => ran.length, { timeout: 10_000 }).toBe(2);
+      expect(worker.stats().reporting).toBeGreaterThanOrEqual(1);
+      expect(locked).toBeDefined();
+      const blocked = await client.getTask(locked ?? '');
+      expect(blocked.steps[0]?.state).toBe('in_progress');
+      await holder.query('COMMIT');
+      const tasks = await Promise.all(ids.map((id) => client.waitForTask(id, { timeoutMs: 20_000 })));
+      expect(tasks.map((task) => task.state)).toEqual(['complete', 'complete']);
+      expect(worker.stats().reporting).toBe(0);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+    }
+  });
 });
 
 describe('drain', () => {

@@ -31,6 +31,8 @@ const CLAIM_WAIT_MS = 1_000;
 const ABORT_POLL_MS = 200;
 /** Time the core gets, beyond the grace period, to commit the reports of steps that just finished. */
 const REPORT_SETTLE_MS = 2_000;
+/** The core's default reportBatchMax (native/src/config.rs, binding/pg/config.ts). */
+const DEFAULT_REPORT_BATCH_MAX = 50;
 
 /** Where a worker is in its life. */
 export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -43,6 +45,8 @@ export interface WorkerStats {
   binding: BindingName | null;
   /** Steps whose handlers are running now. */
   running: number;
+  /** Steps whose handlers have finished and whose reports the database has not yet answered. */
+  reporting: number;
   succeeded: number;
   /** Failures after which the step will run again (attempts left). */
   retried: number;
@@ -82,6 +86,14 @@ export class Worker {
   private readonly write: LogWriter;
   private readonly onStepFinished: WorkerOptions['onStepFinished'];
   private readonly running = new Map<string, RunningStep>();
+  /**
+   * Steps whose handlers finished and whose reports are on their way. They hold no handler slot:
+   * a slot that waited for its report's commit would leave the handlers idle for a round trip
+   * per step and keep each report flush as small as `concurrency`. `maxReporting` bounds how far
+   * the handlers may run ahead of the database.
+   */
+  private readonly reporting = new Set<string>();
+  private readonly maxReporting: number;
   /** Each launched step's execute → report → bookkeeping chain, so stop() can wait for the last. */
   private readonly settling = new Set<Promise<void>>();
   private readonly counters = { succeeded: 0, retried: 0, failed: 0, rejected: 0, abandoned: 0 };
@@ -105,6 +117,8 @@ export class Worker {
     this.registry = options.handlers instanceof HandlerRegistry ? options.handlers : new HandlerRegistry(options.handlers);
     this.write = resolveLogWriter(options);
     this.onStepFinished = options.onStepFinished;
+    // Two flushes' worth: one in flight while the next fills.
+    this.maxReporting = 2 * (this.options.core.reportBatchMax ?? DEFAULT_REPORT_BATCH_MAX);
   }
 
   /**
@@ -220,6 +234,7 @@ export class Worker {
       runtime: this.options.runtime,
       binding: this.bindingName,
       running: this.running.size,
+      reporting: this.reporting.size,
       ...this.counters,
       core: this.core === undefined || this.state === 'stopped' ? null : this.core.stats(),
     };
@@ -266,7 +281,7 @@ export class Worker {
 
   private async runClaimLoop(core: WorkerCore): Promise<void> {
     while (this.state === 'running') {
-      const free = this.options.concurrency - this.running.size;
+      const free = this.reporting.size >= this.maxReporting ? 0 : this.options.concurrency - this.running.size;
       if (free <= 0) {
         this.observer?.waitingForSlot(true);
         await new Promise<void>((resolve) => {
@@ -319,21 +334,21 @@ export class Worker {
     })
       .then(async (report) => {
         const durationMs = performance.now() - started;
+        this.handlerDone(step.stepId);
         const result = await this.send(core, step, report);
         this.finish(step, report, result, durationMs);
       })
       .catch((error: unknown) => {
         // executeStep never throws; this guards the bookkeeping itself.
         this.log('error', 'step bookkeeping failed', { ...stepIds(step), error: describe(error) });
-        this.forget(step.stepId);
+        this.handlerDone(step.stepId);
+        this.reported(step.stepId);
       })
       .finally(() => this.settling.delete(settled));
     this.settling.add(settled);
   }
 
   private async send(core: WorkerCore, step: ClaimedStep, report: StepReport): Promise<ReportResult | null> {
-    const entry = this.running.get(step.stepId);
-    if (entry?.timer !== undefined) clearTimeout(entry.timer);
     if (report.error?.['kind'] === 'WorkerShutdown') {
       this.counters.abandoned += 1;
       return null;
@@ -354,7 +369,7 @@ export class Worker {
   }
 
   private finish(step: ClaimedStep, report: StepReport, result: ReportResult | null, durationMs: number): void {
-    this.forget(step.stepId);
+    this.reported(step.stepId);
     this.observer?.stepSettled(step, report, result, durationMs);
     if (this.onStepFinished === undefined) return;
     const event: StepFinishedEvent = {
@@ -372,10 +387,18 @@ export class Worker {
     }
   }
 
-  private forget(stepId: string): void {
+  /** The handler has settled: its slot is free, its report on the way. */
+  private handlerDone(stepId: string): void {
     const entry = this.running.get(stepId);
     if (entry?.timer !== undefined) clearTimeout(entry.timer);
     this.running.delete(stepId);
+    this.reporting.add(stepId);
+    this.wakeClaimLoop();
+  }
+
+  /** The report has settled (or was skipped): the step is off this worker's hands. */
+  private reported(stepId: string): void {
+    this.reporting.delete(stepId);
     this.wakeClaimLoop();
   }
 
