@@ -170,7 +170,7 @@ describe('concurrency', () => {
       expect(worker.stats().reporting).toBeGreaterThanOrEqual(1);
       expect(locked).toBeDefined();
       const blocked = await client.getTask(locked ?? '');
-      expect(blocked.steps[0]?.state).toBe('in_progress');
+      expect(blocked?.steps[0]?.state).toBe('in_progress');
       await holder.query('COMMIT');
       const tasks = await Promise.all(ids.map((id) => client.waitForTask(id, { timeoutMs: 20_000 })));
       expect(tasks.map((task) => task.state)).toEqual(['complete', 'complete']);
