@@ -1,10 +1,12 @@
 //! The core's bookkeeping of leases it holds: the prefetch buffer (claimed, waiting for
 //! `next()`), the steps in flight (handed out, not yet reported) and the abort set. Pure data,
 //! no I/O, so every rule of docs/bindings.md about them is unit-tested here: bounded prefetch,
-//! lease adoption, heartbeat aborts, and which delivery a report must quote.
+//! the claim size's signals (claim_size.rs), lease adoption, heartbeat aborts, and which
+//! delivery a report must quote.
 //!
 //! The core keeps one `Book` behind a mutex that is only held for these short, non-async calls.
 
+use crate::claim_size::ClaimSize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,6 +81,7 @@ pub struct HeartbeatEffect {
 #[derive(Debug)]
 pub struct Book {
     prefetch: usize,
+    size: ClaimSize,
     buffer: VecDeque<ClaimedStep>,
     in_flight: HashMap<String, InFlight>,
     /// Buffer slots promised to claims under way, so concurrent namespace loops never claim more
@@ -88,9 +91,11 @@ pub struct Book {
 }
 
 impl Book {
-    pub fn new(prefetch: usize) -> Self {
+    /// `prefetch` bounds the buffer; claims start at `batch` steps and grow up to `max_batch`.
+    pub fn new(prefetch: usize, batch: usize, max_batch: usize) -> Self {
         Self {
             prefetch,
+            size: ClaimSize::new(batch, max_batch),
             // Grows as needed: a huge prefetch must not allocate up front.
             buffer: VecDeque::with_capacity(prefetch.min(1024)),
             in_flight: HashMap::new(),
@@ -107,25 +112,32 @@ impl Book {
         self.in_flight.len()
     }
 
-    /// Reserves buffer room for a claim of up to `want` steps: `min(want, prefetch − buffered −
-    /// reserved)`. The caller must hand the reservation back with `accept` or `unreserve`.
+    /// Steps the next claim asks for: the claim size, at most `prefetch`.
+    pub fn batch(&self) -> usize {
+        self.size.current().min(self.prefetch)
+    }
+
+    /// Reserves buffer room for a claim of up to `want` steps: `min(want, room())`. The caller
+    /// must hand the reservation back with `accept` or `unreserve`.
     pub fn reserve(&mut self, want: usize) -> usize {
         let granted = want.min(self.room());
         self.reserved += granted;
         granted
     }
 
-    /// Buffer slots neither filled nor promised to a claim under way.
+    /// Buffer slots neither filled nor promised to a claim under way. The buffer holds two
+    /// claims' worth (one being handed out while the next is claimed), at most `prefetch`.
     pub fn room(&self) -> usize {
-        self.prefetch
+        (2 * self.size.current())
+            .min(self.prefetch)
             .saturating_sub(self.buffer.len() + self.reserved)
     }
 
-    /// Reserves room for a full claim of `batch` steps (of `prefetch` when that is smaller), or
-    /// nothing while less room is free (why: claim_loop.rs, `wait_for_room`). Waiting for a
-    /// whole batch costs no handler anything: the rest of the buffer is still there to hand out.
-    pub fn reserve_full(&mut self, batch: usize) -> usize {
-        let full = batch.min(self.prefetch);
+    /// Reserves room for a full claim (`batch()` steps), or nothing while less room is free
+    /// (why: claim_loop.rs, `wait_for_room`). Waiting for a whole batch costs no handler
+    /// anything: the rest of the buffer is still there to hand out.
+    pub fn reserve_full(&mut self) -> usize {
+        let full = self.batch();
         if full == 0 || self.room() < full {
             return 0;
         }
@@ -164,11 +176,23 @@ impl Book {
         accepted
     }
 
-    /// Hands out up to `max` buffered steps (FIFO); they are in flight from `now` on.
+    /// A claim loop's claim came back with every step it asked for (`full`) or fewer.
+    pub fn claim_returned(&mut self, full: bool) {
+        self.size.claim_returned(full);
+    }
+
+    /// Hands out up to `max` buffered steps (FIFO); they are in flight from `now` on. Feeds the
+    /// claim size: how long each waited, and whether the caller went short while a claim was
+    /// under way.
     pub fn take(&mut self, max: usize, now: Instant) -> Vec<Handed> {
         let count = max.min(self.buffer.len());
+        if count < max && self.reserved > 0 {
+            self.size.starved();
+        }
         let mut out = Vec::with_capacity(count);
         for step in self.buffer.drain(..count) {
+            self.size
+                .waited(now.saturating_duration_since(step.claimed_at));
             self.in_flight.insert(
                 step.lease.step_id,
                 InFlight {
@@ -293,6 +317,11 @@ mod tests {
         }
     }
 
+    /// A book whose claims never change size: the buffer is bounded by `prefetch` alone.
+    fn fixed(prefetch: usize) -> Book {
+        Book::new(prefetch, prefetch.max(1), prefetch.max(1))
+    }
+
     fn ext(id: &str, attempt: i32, delivery: i32, extended: bool, abort: bool) -> Extension {
         Extension {
             lease: Lease {
@@ -307,7 +336,7 @@ mod tests {
 
     #[test]
     fn reservations_bound_the_buffer() {
-        let mut book = Book::new(5);
+        let mut book = fixed(5);
         assert_eq!(book.reserve(3), 3);
         assert_eq!(book.reserve(3), 2, "a second loop only gets what is left");
         assert_eq!(book.reserve(1), 0);
@@ -320,30 +349,57 @@ mod tests {
 
     #[test]
     fn full_reservations_wait_for_a_whole_batch_of_room() {
-        let mut book = Book::new(20);
-        assert_eq!(book.reserve_full(10), 10);
+        let mut book = Book::new(20, 10, 10);
+        assert_eq!(book.reserve_full(), 10);
         book.accept(10, (0..10).map(|i| step(&format!("s{i}"), 1, 1)).collect());
-        assert_eq!(book.reserve_full(10), 10, "10 buffered, 10 free");
-        assert_eq!(book.reserve_full(10), 0, "no room left");
+        assert_eq!(book.reserve_full(), 10, "10 buffered, 10 free");
+        assert_eq!(book.reserve_full(), 0, "no room left");
         book.unreserve(10);
         book.accept(0, (10..15).map(|i| step(&format!("s{i}"), 1, 1)).collect());
-        assert_eq!(
-            book.reserve_full(10),
-            0,
-            "15 buffered: 5 free is not a batch"
-        );
+        assert_eq!(book.reserve_full(), 0, "15 buffered: 5 free is not a batch");
         book.take(5, Instant::now());
-        assert_eq!(book.reserve_full(10), 10);
+        assert_eq!(book.reserve_full(), 10);
         // A prefetch smaller than the batch: the full claim is the prefetch.
-        let mut small = Book::new(3);
-        assert_eq!(small.reserve_full(10), 3);
-        assert_eq!(small.reserve_full(10), 0);
-        assert_eq!(Book::new(0).reserve_full(10), 0);
+        let mut small = Book::new(3, 10, 10);
+        assert_eq!(small.reserve_full(), 3);
+        assert_eq!(small.reserve_full(), 0);
+        assert_eq!(Book::new(0, 10, 10).reserve_full(), 0);
+    }
+
+    #[test]
+    fn the_buffer_follows_the_claim_size() {
+        let mut book = Book::new(100, 10, 50);
+        let t0 = Instant::now();
+        assert_eq!((book.batch(), book.room()), (10, 20), "two claims' worth");
+        // Handlers empty the buffer while a claim is under way: the next full claim doubles.
+        let reserved = book.reserve_full();
+        assert_eq!(book.take(1, t0).len(), 0);
+        book.accept(
+            reserved,
+            (0..10).map(|i| step(&format!("a{i}"), 1, 1)).collect(),
+        );
+        book.claim_returned(true);
+        assert_eq!((book.batch(), book.room()), (20, 30));
+        // Short without a claim under way is not starving (an idle queue).
+        book.take(10, t0);
+        assert_eq!(book.take(1, t0).len(), 0);
+        book.claim_returned(true);
+        assert_eq!(book.batch(), 20);
+        // A step that waited in the buffer too long halves it, down to batchSize.
+        book.accept(0, vec![step("late", 1, 1)]);
+        book.take(1, t0 + crate::claim_size::MAX_BUFFER_WAIT * 2);
+        assert_eq!(book.batch(), 10);
+        // An explicit prefetch caps both.
+        let mut capped = Book::new(15, 10, 50);
+        capped.reserve(1);
+        capped.take(1, t0);
+        capped.claim_returned(true);
+        assert_eq!((capped.batch(), capped.room()), (15, 14));
     }
 
     #[test]
     fn take_moves_steps_in_flight_in_order() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1), step("b", 1, 1), step("c", 1, 1)]);
         let taken = book.take(2, Instant::now());
         assert_eq!(taken.len(), 2);
@@ -355,7 +411,7 @@ mod tests {
 
     #[test]
     fn a_step_in_flight_is_adopted_not_handed_out_again() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1)]);
         book.take(1, Instant::now());
         let accepted = book.accept(0, vec![step("a", 1, 2)]);
@@ -379,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_buffered_step_claimed_again_keeps_one_entry() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1)]);
         let accepted = book.accept(0, vec![step("a", 1, 2)]);
         assert_eq!(accepted.replaced, 1);
@@ -391,7 +447,7 @@ mod tests {
 
     #[test]
     fn heartbeat_aborts_running_steps_once_and_drops_buffered_ones() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(
             0,
             vec![step("run", 1, 1), step("wait", 1, 1), step("ok", 1, 1)],
@@ -425,7 +481,7 @@ mod tests {
 
     #[test]
     fn heartbeat_rows_for_an_old_lease_are_ignored() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1)]);
         book.take(1, Instant::now());
         book.accept(0, vec![step("a", 1, 2)]); // adopted delivery 2
@@ -436,7 +492,7 @@ mod tests {
 
     #[test]
     fn finish_only_ends_the_attempt_reported() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 2, 1)]);
         book.take(1, Instant::now());
         assert!(
@@ -451,7 +507,7 @@ mod tests {
 
     #[test]
     fn finishing_clears_an_unread_abort() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1)]);
         book.take(1, Instant::now());
         book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
@@ -461,7 +517,7 @@ mod tests {
 
     #[test]
     fn drain_buffer_empties_it() {
-        let mut book = Book::new(10);
+        let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1), step("b", 1, 1)]);
         book.take(1, Instant::now());
         let drained = book.drain_buffer();

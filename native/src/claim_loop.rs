@@ -1,6 +1,6 @@
-//! One claim loop per namespace: claims `min(batchSize, prefetch − buffered)` steps per round
-//! trip into the shared buffer, and between round trips waits as the deployment mode says
-//! (docs/bindings.md, "Claiming").
+//! One claim loop per namespace: claims a batch (its size set by claim_size.rs) per round trip
+//! into the shared buffer when a whole batch fits, and between round trips waits as the
+//! deployment mode says (docs/bindings.md, "Claiming").
 
 use crate::backoff::Backoff;
 use crate::config::Mode;
@@ -45,7 +45,11 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
                 add(&shared.counters.discarded, batch.discarded);
                 add(&shared.counters.deferred, batch.deferred);
                 let arrived = batch.claimed.len();
-                let accepted = lock(&shared.book).accept(want, batch.claimed);
+                let accepted = {
+                    let mut book = lock(&shared.book);
+                    book.claim_returned(read >= want);
+                    book.accept(want, batch.claimed)
+                };
                 if accepted.buffered > 0 || accepted.replaced > 0 {
                     shared.steps_ready.notify_waiters();
                 }
@@ -89,7 +93,6 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
 /// freed would claim about one step per round trip, and each claim is a commit. None when
 /// draining.
 async fn wait_for_room(shared: &Shared) -> Option<usize> {
-    let batch = shared.config.batch_size as usize;
     loop {
         let freed = shared.room_freed.notified();
         tokio::pin!(freed);
@@ -98,7 +101,7 @@ async fn wait_for_room(shared: &Shared) -> Option<usize> {
         if shared.stop_claiming.is_cancelled() {
             return None;
         }
-        let granted = lock(&shared.book).reserve_full(batch);
+        let granted = lock(&shared.book).reserve_full();
         if granted > 0 {
             return Some(granted);
         }

@@ -33,6 +33,7 @@ struct RawConfig {
     mode: Option<Mode>,
     prefetch: Option<f64>,
     batch_size: Option<f64>,
+    max_batch_size: Option<f64>,
     lease_seconds: Option<f64>,
     heartbeat_ms: Option<f64>,
     poll_interval_ms: Option<f64>,
@@ -50,6 +51,7 @@ pub struct Config {
     pub mode: Mode,
     pub prefetch: usize,
     pub batch_size: u32,
+    pub max_batch_size: u32,
     pub lease_seconds: u32,
     pub heartbeat: Duration,
     pub poll_interval: Duration,
@@ -129,7 +131,15 @@ impl Config {
         let mode = raw.mode.unwrap_or(Mode::Hybrid);
         // Limits are those of claim_steps (batch 1..1000, lease 1..86400 s).
         let batch_size = integer("batchSize", raw.batch_size, 10, 1, 1000)?;
-        let prefetch = integer("prefetch", raw.prefetch, 2 * batch_size, 1, 10_000_000)?;
+        // Claims grow from batchSize to maxBatchSize while handlers keep up (claim_size.rs).
+        let max_batch_size = integer(
+            "maxBatchSize",
+            raw.max_batch_size,
+            batch_size.max(50),
+            batch_size,
+            1000,
+        )?;
+        let prefetch = integer("prefetch", raw.prefetch, 2 * max_batch_size, 1, 10_000_000)?;
         let lease_seconds = integer("leaseSeconds", raw.lease_seconds, 30, 1, 86_400)?;
         let heartbeat_ms = integer(
             "heartbeatMs",
@@ -157,6 +167,7 @@ impl Config {
             mode,
             prefetch: prefetch as usize,
             batch_size: batch_size as u32,
+            max_batch_size: max_batch_size as u32,
             lease_seconds: lease_seconds as u32,
             heartbeat: Duration::from_millis(heartbeat_ms),
             poll_interval: Duration::from_millis(poll_ms),
@@ -179,7 +190,8 @@ mod tests {
         let config = Config::from_json(MINIMAL).unwrap();
         assert_eq!(config.mode, Mode::Hybrid);
         assert_eq!(config.batch_size, 10);
-        assert_eq!(config.prefetch, 20);
+        assert_eq!(config.max_batch_size, 50);
+        assert_eq!(config.prefetch, 100);
         assert_eq!(config.lease_seconds, 30);
         assert_eq!(config.heartbeat, Duration::from_millis(10_000));
         assert_eq!(config.poll_interval, Duration::from_millis(1000));
@@ -193,15 +205,18 @@ mod tests {
         let json = r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"mode":"PollingOnly","batchSize":5}"#;
         let config = Config::from_json(json).unwrap();
         assert_eq!(config.poll_interval, Duration::from_millis(100));
-        assert_eq!(config.prefetch, 10);
+        assert_eq!((config.max_batch_size, config.prefetch), (50, 100));
         assert!(!config.mode.listens());
+        let big = r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"batchSize":80}"#;
+        let config = Config::from_json(big).unwrap();
+        assert_eq!((config.max_batch_size, config.prefetch), (80, 160));
     }
 
     #[test]
     fn null_means_default() {
         let json =
             r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"prefetch":null,"mode":null}"#;
-        assert_eq!(Config::from_json(json).unwrap().prefetch, 20);
+        assert_eq!(Config::from_json(json).unwrap().prefetch, 100);
     }
 
     #[test]
@@ -224,6 +239,10 @@ mod tests {
             (
                 r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"batchSize":2.5}"#,
                 "batchSize",
+            ),
+            (
+                r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"batchSize":20,"maxBatchSize":10}"#,
+                "maxBatchSize",
             ),
             (
                 r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"leaseSeconds":100000}"#,

@@ -74,7 +74,11 @@ impl Core {
             .map(|ns| (Arc::from(ns.as_str()), Arc::new(Wake::default())))
             .collect();
         let shared = Arc::new(Shared {
-            book: Mutex::new(Book::new(config.prefetch)),
+            book: Mutex::new(Book::new(
+                config.prefetch,
+                config.batch_size as usize,
+                config.max_batch_size as usize,
+            )),
             config,
             binding,
             db,

@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod book;
 pub mod c_abi;
 pub mod claim_loop;
+pub mod claim_size;
 pub mod completion;
 pub mod config;
 pub mod core;

@@ -147,8 +147,9 @@ async fn send(shared: &Shared, batch: &[Pending]) -> Result<Sent, CoreError> {
     let reserved = if shared.stop_claiming.is_cancelled() {
         0
     } else {
-        let want = batch.len().min(shared.config.batch_size as usize);
-        lock(&shared.book).reserve(want)
+        let mut book = lock(&shared.book);
+        let want = batch.len().min(book.batch());
+        book.reserve(want)
     };
     let result = send_reserved(shared, batch, reserved).await;
     if result.is_err() && reserved > 0 {

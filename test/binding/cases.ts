@@ -125,6 +125,28 @@ const batchNext: BindingCase = {
     }),
 };
 
+const claimSizeGrows: BindingCase = {
+  name: 'claims grow past batchSize while handlers empty the buffer faster than claims fill it',
+  run: (context) =>
+    withCores(context, async (cores) => {
+      const n = 300;
+      await registerTemplate(context.pool, single(NS));
+      await createTasks(context, 'single', n);
+      const core = await cores.start({ batchSize: 10, maxBatchSize: 50 });
+      // A handler that finishes at once and does not wait for its report, as the Worker's slots.
+      const reports: Promise<boolean>[] = [];
+      while (reports.length < n) {
+        const steps = await core.next(10, 5_000);
+        assert.ok(steps.length > 0, `no step within 5 s after ${reports.length} of ${n}`);
+        for (const step of steps) reports.push(core.report(success(step)).then((result) => result.accepted));
+      }
+      assert.ok((await Promise.all(reports)).every(Boolean), 'every report accepted');
+      const claims = core.stats().claimRoundTrips;
+      assert.ok(claims < n / 10, `${n} steps took ${claims} claims: at batchSize 10 alone it would be ${n / 10} or more`);
+      assert.deepEqual(await taskStates(context.pool), { complete: n });
+    }),
+};
+
 const reportBatching: BindingCase = {
   name: 'commits reports fired together in fewer round trips, all accepted',
   run: (context) =>
@@ -491,6 +513,7 @@ export const bindingCases: BindingCase[] = [
   claimAndReportOne,
   diamondToCompletion,
   batchNext,
+  claimSizeGrows,
   reportBatching,
   loneReport,
   lingerWaitsForBatch,

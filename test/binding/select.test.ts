@@ -109,8 +109,9 @@ describe('pg worker core config', () => {
     expect(resolveCoreConfig(base)).toEqual({
       ...base,
       mode: 'Hybrid',
-      prefetch: 20,
+      prefetch: 100,
       batchSize: 10,
+      maxBatchSize: 50,
       leaseSeconds: 30,
       heartbeatMs: 10_000,
       pollIntervalMs: 1000,
@@ -120,7 +121,8 @@ describe('pg worker core config', () => {
     });
     expect(resolveCoreConfig({ ...base, mode: 'PollingOnly', batchSize: 5, leaseSeconds: 1 })).toMatchObject({
       pollIntervalMs: 100,
-      prefetch: 10,
+      maxBatchSize: 50,
+      prefetch: 100,
       heartbeatMs: 333,
     });
   });

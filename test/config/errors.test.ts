@@ -143,6 +143,13 @@ describe('checks across keys', () => {
     );
   });
 
+  it('wants claims to grow to no less than they start at', async () => {
+    const error = await failure({ 'base/worker.toml': '[worker]\nbatch_size = 20\n' }, { TASKER_WORKER_MAX_BATCH_SIZE: '10' });
+    expect(error.message).toBe(
+      'worker.max_batch_size: must be at least worker.batch_size (20), the size claims start at; got 10 (from TASKER_WORKER_MAX_BATCH_SIZE)',
+    );
+  });
+
   it('wants REST and gRPC on different ports', async () => {
     const error = await failure({}, { TASKER_ORCHESTRATION_GRPC_PORT: '8080' }, 'orchestration');
     expect(error.message).toBe('orchestration.grpc.port: must differ from orchestration.web.port (both 8080) (from TASKER_ORCHESTRATION_GRPC_PORT)');

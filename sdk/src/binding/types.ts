@@ -23,10 +23,19 @@ export interface WorkerCoreConfig {
   namespaces: string[];
   /** Hybrid (LISTEN plus a polling safety net, default), EventDrivenOnly or PollingOnly. */
   mode?: DeploymentMode;
-  /** Claimed steps kept ready for next() beyond those in flight, per core. Default 2 × batchSize. */
+  /**
+   * Most claimed steps kept ready for next() beyond those in flight, per core. The buffer holds
+   * two claims' worth (2 × the current claim size), at most this. Default 2 × maxBatchSize.
+   */
   prefetch?: number;
-  /** Most messages read in one claim round trip. Default 10. */
+  /** Messages a claim round trip reads at first, and the least it shrinks back to. Default 10. */
   batchSize?: number;
+  /**
+   * Most messages a claim round trip grows to while handlers empty the buffer faster than claims
+   * fill it (docs/bindings.md, "Claim size"); equal to batchSize, claims keep one size.
+   * Default max(batchSize, 50).
+   */
+  maxBatchSize?: number;
   /** Lease (visibility timeout) given at claim, in seconds. Default 30. */
   leaseSeconds?: number;
   /** How often the leases of claimed steps are extended, in ms. Default leaseSeconds × 1000 / 3. */

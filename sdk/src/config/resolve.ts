@@ -74,6 +74,7 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
   const workerMode = pick('worker.deployment_mode', EVENT_MODES);
   const leaseSeconds = int('worker.lease_seconds');
   const batchSize = int('worker.batch_size');
+  const maxBatchSize = int('worker.max_batch_size', Math.max(batchSize, 50));
   const config: TaskerConfig = {
     environment: input.environment,
     context: input.context,
@@ -99,7 +100,8 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
       leaseSeconds,
       heartbeatMs: int('worker.heartbeat_ms', Math.max(1, Math.floor((leaseSeconds * 1000) / 3))),
       batchSize,
-      prefetch: int('worker.prefetch', 2 * batchSize),
+      maxBatchSize,
+      prefetch: int('worker.prefetch', 2 * maxBatchSize),
       poolSize: int('worker.pool_size'),
       reportBatchMax: int('worker.report_batch_max'),
       reportLingerMs: int('worker.report_linger_ms'),
@@ -125,7 +127,14 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
 }
 
 function crossCheck(config: TaskerConfig, values: ReadonlyMap<string, Sourced>, problems: ConfigProblem[]): void {
-  const { heartbeatMs, leaseSeconds } = config.worker;
+  const { heartbeatMs, leaseSeconds, batchSize, maxBatchSize } = config.worker;
+  if (maxBatchSize < batchSize) {
+    problems.push({
+      key: 'worker.max_batch_size',
+      problem: `must be at least worker.batch_size (${batchSize}), the size claims start at; got ${maxBatchSize}`,
+      source: values.get('worker.max_batch_size')?.source ?? values.get('worker.batch_size')?.source ?? 'default',
+    });
+  }
   if (heartbeatMs >= leaseSeconds * 1000) {
     problems.push({
       key: 'worker.heartbeat_ms',
@@ -182,6 +191,7 @@ export function flatValues(config: TaskerConfig): Map<string, ConfigValue | unde
     ['worker.lease_seconds', c.worker.leaseSeconds],
     ['worker.heartbeat_ms', c.worker.heartbeatMs],
     ['worker.batch_size', c.worker.batchSize],
+    ['worker.max_batch_size', c.worker.maxBatchSize],
     ['worker.prefetch', c.worker.prefetch],
     ['worker.pool_size', c.worker.poolSize],
     ['worker.report_batch_max', c.worker.reportBatchMax],

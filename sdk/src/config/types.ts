@@ -66,6 +66,7 @@ export interface WorkerConfig {
   leaseSeconds: number;
   heartbeatMs: number;
   batchSize: number;
+  maxBatchSize: number;
   prefetch: number;
   poolSize: number;
   reportBatchMax: number;

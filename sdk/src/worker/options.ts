@@ -99,7 +99,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 
 /**
  * The worker-core tuning a config gives. Values the config computed (poll interval from the
- * mode, heartbeat from the lease, prefetch from the batch size) are left to the core, which
+ * mode, heartbeat from the lease, max batch size and prefetch from the batch size) are left to the core, which
  * computes them by the same rules from what it is finally given: an explicit `mode` option must
  * get PollingOnly's poll interval, not the one the config worked out for its own mode.
  */
@@ -112,6 +112,7 @@ export function coreTuningFromConfig(config: TaskerConfig): WorkerCoreTuning {
     reportBatchMax: worker.reportBatchMax,
     reportLingerMs: worker.reportLingerMs,
     poolSize: worker.poolSize,
+    ...(chosen('worker.max_batch_size') ? { maxBatchSize: worker.maxBatchSize } : {}),
     ...(chosen('worker.prefetch') ? { prefetch: worker.prefetch } : {}),
     ...(chosen('worker.heartbeat_ms') ? { heartbeatMs: worker.heartbeatMs } : {}),
     ...(chosen('worker.poll_interval_ms') ? { pollIntervalMs: worker.pollIntervalMs } : {}),

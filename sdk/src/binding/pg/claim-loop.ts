@@ -1,6 +1,6 @@
 /**
- * One namespace's claim loop: claims min(batchSize, free buffer slots) steps per round trip into
- * the shared step book, claims again at once while claims come back full, and otherwise waits for
+ * One namespace's claim loop: claims min(claim size, free buffer slots) steps per round trip into
+ * the shared step book (the claim size: claim-size.ts), claims again at once while claims come back full, and otherwise waits for
  * its wake-up: a notification (Hybrid, EventDrivenOnly), the poll interval (Hybrid, PollingOnly),
  * freed buffer space, a report that enqueued successors, or the database coming back.
  */
@@ -68,7 +68,7 @@ export class ClaimLoop {
         await unlessStopped(connectivity.whenUp(), stopClaiming);
         continue;
       }
-      const want = book.reserve(config.batchSize);
+      const want = book.reserve(book.batch);
       if (want === 0) {
         this.waitingForSpace = true;
         await this.wakeup.wait(); // next() frees space and rings
@@ -93,8 +93,9 @@ export class ClaimLoop {
         }
         // Even when draining started meanwhile: drain gives buffered steps back.
         // Adopted steps (leases this core already runs) take no buffer slot.
-        filled = result.claimed.length - book.accept(result.claimed);
         read = result.claimed.length + result.unclaimed.length;
+        book.claimReturned(read >= want);
+        filled = result.claimed.length - book.accept(result.claimed);
         errorDelayMs = FIRST_ERROR_DELAY_MS;
         log.ok(`claim:${this.namespace}`);
       } catch (error) {

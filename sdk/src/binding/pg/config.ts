@@ -14,6 +14,7 @@ export interface ResolvedCoreConfig {
   mode: DeploymentMode;
   prefetch: number;
   batchSize: number;
+  maxBatchSize: number;
   leaseSeconds: number;
   heartbeatMs: number;
   pollIntervalMs: number;
@@ -63,6 +64,8 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
     throw new InvalidWorkerCoreConfigError('mode', `must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
   const batchSize = integer('batchSize', config.batchSize, 10, 1, 1000);
+  // Claims grow from batchSize to maxBatchSize while handlers keep up (claim-size.ts).
+  const maxBatchSize = integer('maxBatchSize', config.maxBatchSize, Math.max(batchSize, 50), batchSize, 1000);
   const leaseSeconds = integer('leaseSeconds', config.leaseSeconds, 30, 1, 86_400);
   return {
     databaseUrl: config.databaseUrl,
@@ -70,7 +73,8 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
     namespaces: [...new Set(config.namespaces)],
     mode,
     batchSize,
-    prefetch: integer('prefetch', config.prefetch, 2 * batchSize, 1),
+    maxBatchSize,
+    prefetch: integer('prefetch', config.prefetch, 2 * maxBatchSize, 1),
     leaseSeconds,
     heartbeatMs: integer('heartbeatMs', config.heartbeatMs, Math.max(1, Math.floor((leaseSeconds * 1000) / 3)), 1),
     pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, mode === 'PollingOnly' ? 100 : 1000, 1),

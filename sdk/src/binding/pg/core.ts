@@ -73,7 +73,7 @@ class PgWorkerCore implements WorkerCore {
     applicationName: string,
     private readonly log: CoreLog,
   ) {
-    this.book = new StepBook(config.prefetch, {
+    this.book = new StepBook(config.prefetch, config.batchSize, config.maxBatchSize, {
       onSpace: () => {
         for (const loop of this.loops) loop.spaceFreed();
       },

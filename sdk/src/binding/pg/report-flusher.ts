@@ -140,7 +140,7 @@ export class ReportFlusher {
       const batch = this.takeBatch();
       const reports = batch.map((pending) => this.quoteCurrentLease(pending));
       const epoch = connectivity.epoch;
-      const reserved = this.deps.stopClaiming.stopped ? 0 : book.reserve(Math.min(batch.length, config.batchSize));
+      const reserved = this.deps.stopClaiming.stopped ? 0 : book.reserve(Math.min(batch.length, book.batch));
       let results: ReportResult[];
       let claimed: ClaimedStep[];
       let read: number;

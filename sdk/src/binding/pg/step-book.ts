@@ -5,6 +5,7 @@
  * the existing entry instead of being handed out a second time.
  */
 import type { ClaimedStep } from '../../protocol/types.ts';
+import { ClaimSize } from './claim-size.ts';
 
 /** Where a held step is. */
 export type Phase = 'buffered' | 'running' | 'reporting';
@@ -19,6 +20,8 @@ export interface HeldStep {
   phase: Phase;
   /** The claimed step, while buffered (the freshest claim of it). */
   step: ClaimedStep;
+  /** When it entered the buffer (performance.now()), for the claim size's wait. */
+  bufferedAt: number;
   /** Set once the handler was told to stop, so takeAborted() names it once. */
   abortSignalled: boolean;
 }
@@ -46,11 +49,22 @@ export class StepBook {
   private reserved = 0;
   private closedForNext = false;
   private inFlight = 0;
+  private readonly size: ClaimSize;
 
+  /** `prefetch` bounds the buffer; claims start at `batchSize` steps and grow up to `maxBatchSize`. */
   constructor(
     private readonly prefetch: number,
+    batchSize: number,
+    maxBatchSize: number,
     private readonly events: StepBookEvents,
-  ) {}
+  ) {
+    this.size = new ClaimSize(batchSize, maxBatchSize);
+  }
+
+  /** Steps the next claim asks for: the claim size, at most `prefetch`. */
+  get batch(): number {
+    return Math.min(this.size.current, this.prefetch);
+  }
 
   get bufferedCount(): number {
     return this.buffer.length;
@@ -60,9 +74,14 @@ export class StepBook {
     return this.inFlight;
   }
 
-  /** Reserves up to `want` buffer slots for a claim; returns how many (0 when the buffer is full). */
+  /**
+   * Reserves up to `want` buffer slots for a claim; returns how many (0 when the buffer is full).
+   * The buffer holds two claims' worth (one being handed out while the next is claimed), at
+   * most `prefetch`.
+   */
   reserve(want: number): number {
-    const granted = Math.max(0, Math.min(want, this.prefetch - this.buffer.length - this.reserved));
+    const bound = Math.min(2 * this.size.current, this.prefetch);
+    const granted = Math.max(0, Math.min(want, bound - this.buffer.length - this.reserved));
     this.reserved += granted;
     return granted;
   }
@@ -75,6 +94,11 @@ export class StepBook {
   unreserve(count: number, filled: number): void {
     this.reserved -= count;
     if (filled < count) this.events.onSpace();
+  }
+
+  /** A claim loop's claim came back with every step it asked for (`full`) or fewer. */
+  claimReturned(full: boolean): void {
+    this.size.claimReturned(full);
   }
 
   /**
@@ -106,6 +130,7 @@ export class StepBook {
         leaseExpiresAt: step.leaseExpiresAt,
         phase: 'buffered',
         step,
+        bufferedAt: performance.now(),
         abortSignalled: false,
       };
       this.held.set(step.stepId, entry);
@@ -119,6 +144,7 @@ export class StepBook {
   next(max: number, timeoutMs: number): Promise<ClaimedStep[]> {
     if (this.closedForNext) return Promise.resolve([]);
     const now = this.take(max);
+    if (now.length < max && this.reserved > 0) this.size.starved();
     if (now.length > 0 || timeoutMs <= 0) return Promise.resolve(now);
     return new Promise((resolve) => {
       const waiter: NextWaiter = {
@@ -214,7 +240,9 @@ export class StepBook {
   private take(max: number): ClaimedStep[] {
     if (this.buffer.length === 0) return [];
     const taken = this.buffer.splice(0, max);
+    const now = performance.now();
     for (const entry of taken) {
+      this.size.waited(now - entry.bufferedAt);
       entry.phase = 'running';
       this.inFlight += 1;
     }
