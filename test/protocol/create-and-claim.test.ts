@@ -206,6 +206,20 @@ describe('claim_steps', () => {
     expect(await queueMessages(db.pool, 'poison_ns')).toHaveLength(1);
   });
 
+  it('reads a message uuid without raising, whatever the message holds', async () => {
+    // Literal arguments on purpose: the planner folds constants while planning, and an inlined
+    // `'not-a-uuid'::uuid` would raise there whatever guarded it (migration 0030).
+    const { rows } = await db.pool.query<{ value: string | null }>(
+      `SELECT tasker._message_uuid(m, 'step_id')::text AS value FROM (VALUES
+         ('{"step_id": "not-a-uuid"}'::jsonb), ('{"step_id": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"}'),
+         ('{"step_id": 5}'), ('{"step_id": null}'), ('{}'), ('[1]'), ('"text"'),
+         ('{"step_id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"}')) AS v(m)`,
+    );
+    expect(rows.map((row) => row.value)).toEqual([null, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', null, null, null, null, null, null]);
+    const literal = await db.pool.query("SELECT tasker._message_uuid('{\"step_id\": \"not-a-uuid\"}', 'step_id') AS value");
+    expect(literal.rows[0]).toEqual({ value: null });
+  });
+
   it('never hands the same step to two of 8 concurrent claimers over 1,000 steps', async () => {
     await registerTemplate(db.pool, single('race_ns'));
     await db.pool.query(
