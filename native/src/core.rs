@@ -216,14 +216,11 @@ impl Core {
 
     /// `CoreStats` as JSON.
     pub fn stats(&self) -> String {
-        let (buffered, in_flight) = {
+        let book = {
             let book = lock(&self.shared.book);
-            (book.buffered(), book.in_flight())
+            (book.buffered(), book.in_flight(), book.batch())
         };
-        let snapshot = self
-            .shared
-            .counters
-            .snapshot(self.shared.binding, buffered, in_flight);
+        let snapshot = self.shared.counters.snapshot(self.shared.binding, book);
         serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".to_owned())
     }
 

@@ -42,10 +42,13 @@ pub struct Snapshot {
     pub reconnects: u64,
     pub buffered: u64,
     pub in_flight: u64,
+    pub claim_size: u64,
 }
 
 impl Counters {
-    pub fn snapshot(&self, binding: &'static str, buffered: usize, in_flight: usize) -> Snapshot {
+    /// `book` is the (buffered, in flight, claim size) the book reports at the same instant.
+    pub fn snapshot(&self, binding: &'static str, book: (usize, usize, usize)) -> Snapshot {
+        let (buffered, in_flight, claim_size) = book;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
             binding,
@@ -62,6 +65,7 @@ impl Counters {
             reconnects: get(&self.reconnects),
             buffered: buffered as u64,
             in_flight: in_flight as u64,
+            claim_size: claim_size as u64,
         }
     }
 }
@@ -75,13 +79,14 @@ mod tests {
         let counters = Counters::default();
         add(&counters.claimed, 3);
         add(&counters.report_retries, 1);
-        let json = serde_json::to_value(counters.snapshot("napi", 2, 1)).unwrap();
+        let json = serde_json::to_value(counters.snapshot("napi", (2, 1, 20))).unwrap();
         assert_eq!(json["binding"], "napi");
         assert_eq!(json["claimed"], 3);
         assert_eq!(json["reportRetries"], 1);
         assert_eq!(json["claimRoundTrips"], 0);
         assert_eq!(json["buffered"], 2);
         assert_eq!(json["inFlight"], 1);
-        assert_eq!(json.as_object().unwrap().len(), 14);
+        assert_eq!(json["claimSize"], 20);
+        assert_eq!(json.as_object().unwrap().len(), 15);
     }
 }

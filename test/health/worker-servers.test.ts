@@ -210,6 +210,9 @@ describe('metrics after a workflow', () => {
     expect(valueOf(metrics, 'tasker_lease_extensions_total')).toBeGreaterThan(0);
     expect(valueOf(metrics, 'tasker_claim_latency_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(valueOf(metrics, 'tasker_claim_round_trips_total')).toBeGreaterThan(0);
+    // Three tasks never fill a claim: the claim size stays at batchSize (10).
+    expect(valueOf(metrics, 'tasker_claim_size')).toBe(10);
+    expect(valueOf(metrics, 'tasker_steps_reporting')).toBe(0);
     expect(valueOf(metrics, 'tasker_queue_depth', { namespace: NS })).toBe(0);
     expect(valueOf(metrics, 'tasker_queue_visible_depth', { namespace: NS })).toBe(0);
     expect(valueOf(metrics, 'tasker_event_loop_lag_seconds')).toBeGreaterThanOrEqual(0);

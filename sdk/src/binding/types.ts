@@ -83,6 +83,8 @@ export interface CoreStats {
   buffered: number;
   /** Steps handed out by next() and not yet reported. */
   inFlight: number;
+  /** Steps the next claim asks for: batchSize..maxBatchSize, as the handlers keep up (docs/bindings.md, "Claim size"). */
+  claimSize: number;
 }
 
 /** What drain() did. */

@@ -152,6 +152,7 @@ const STATS_COUNTERS = [
   'reconnects',
   'buffered',
   'inFlight',
+  'claimSize',
 ] as const satisfies readonly (keyof CoreStats)[];
 
 /**

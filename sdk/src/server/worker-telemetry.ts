@@ -68,6 +68,8 @@ export class WorkerTelemetry implements WorkerObserver {
     registry.collectedGauge('tasker_steps_buffered', 'Claimed steps waiting for a free slot.', [], core((c) => c.buffered));
     registry.collectedGauge('tasker_steps_in_flight', 'Steps handed to handlers and not yet reported.', [], core((c) => c.inFlight));
     registry.collectedGauge('tasker_steps_running', 'Handlers running now.', [], () => [[{}, stats().running]]);
+    registry.collectedGauge('tasker_steps_reporting', 'Steps whose handlers finished and whose reports are not yet answered.', [], () => [[{}, stats().reporting]]);
+    registry.collectedGauge('tasker_claim_size', 'Steps the next claim asks for (grows while handlers keep up).', [], core((c) => c.claimSize));
   }
 
   /** Since the claim loop last finished a round or stopped waiting for a slot. */

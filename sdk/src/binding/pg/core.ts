@@ -153,6 +153,7 @@ class PgWorkerCore implements WorkerCore {
       ...this.counters,
       buffered: this.book.bufferedCount,
       inFlight: this.book.inFlightCount,
+      claimSize: this.book.batch,
     };
   }
 

@@ -1,8 +1,8 @@
-/** The counters of a pg core; `buffered` and `inFlight` are read from the step book when asked. */
+/** The counters of a pg core; `buffered`, `inFlight` and `claimSize` are read from the step book when asked. */
 import type { CoreStats } from '../types.ts';
 
 /** CoreStats without the gauges the step book knows. */
-export type CoreCounters = Omit<CoreStats, 'binding' | 'buffered' | 'inFlight'>;
+export type CoreCounters = Omit<CoreStats, 'binding' | 'buffered' | 'inFlight' | 'claimSize'>;
 
 /** Fresh counters, all zero. */
 export function newCounters(): CoreCounters {

@@ -103,7 +103,7 @@ describe('wire conversions', () => {
 
   it('sets the binding of stats whatever the core says', () => {
     const counters = Object.fromEntries(
-      ['claimed', 'discarded', 'deferred', 'claimRoundTrips', 'reported', 'rejected', 'reportRoundTrips', 'reportRetries', 'leaseExtensions', 'released', 'reconnects', 'buffered', 'inFlight'].map((k) => [k, 1]),
+      ['claimed', 'discarded', 'deferred', 'claimRoundTrips', 'reported', 'rejected', 'reportRoundTrips', 'reportRetries', 'leaseExtensions', 'released', 'reconnects', 'buffered', 'inFlight', 'claimSize'].map((k) => [k, 1]),
     );
     expect(coreStatsFromWire({ ...counters, binding: 'napi' }, 'ffi').binding).toBe('ffi');
     expect(() => coreStatsFromWire({ ...counters, claimed: undefined }, 'ffi')).toThrow(WireFormatError);

@@ -156,7 +156,7 @@ char *tasker_core_stats(uint64_t handle) {
   char *text = envelope(512,
     "{\"ok\":true,\"value\":{\"binding\":\"ffi\",\"claimed\":%ld,\"discarded\":0,\"deferred\":0,"
     "\"claimRoundTrips\":0,\"reported\":0,\"rejected\":0,\"reportRoundTrips\":0,\"reportRetries\":0,"
-    "\"leaseExtensions\":0,\"released\":0,\"reconnects\":0,\"buffered\":%ld,\"inFlight\":0}}",
+    "\"leaseExtensions\":0,\"released\":0,\"reconnects\":0,\"buffered\":%ld,\"inFlight\":0,\"claimSize\":10}}",
     consumed, produced - consumed);
   pthread_mutex_unlock(&mu);
   return text;
