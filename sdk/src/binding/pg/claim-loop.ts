@@ -1,8 +1,9 @@
 /**
  * One namespace's claim loop: claims min(claim size, free buffer slots) steps per round trip into
- * the shared step book (the claim size: claim-size.ts), claims again at once while claims come back full, and otherwise waits for
- * its wake-up: a notification (Hybrid, EventDrivenOnly), the poll interval (Hybrid, PollingOnly),
- * freed buffer space, a report that enqueued successors, or the database coming back.
+ * the shared step book (the claim size: claim-size.ts), claims again at once while claims come
+ * back full, and otherwise waits for its wake-up: a notification (Hybrid, EventDrivenOnly), the
+ * poll interval (Hybrid, PollingOnly), freed buffer space, a report that enqueued successors, or
+ * the database coming back.
  */
 import type pg from 'pg';
 import { claimSteps } from '../../protocol/claims.ts';
