@@ -63,3 +63,23 @@ describe.each(CELLS)('%s worker on %s', (runtime, signal) => {
     expect(task?.steps[0]?.result).toEqual({ slept: 800 });
   });
 });
+
+describe.each(['node', 'bun', 'deno'] as const)('%s worker signalled while it starts', (runtime) => {
+  it('starts, drains and exits 0 instead of dying with the default action', { timeout: 60_000 }, async () => {
+    const namespace = `sig_${runtime}_early`;
+    await registerTemplate(db.pool, template('t', [{ name: 's', handler: 'h.sleepy' }], namespace));
+    const [command, ...args] = launch(runtime, FIXTURE);
+    const child = spawn(command, args, {
+      env: { ...process.env, DATABASE_URL: db.url, TEST_NAMESPACE: namespace, SIGNAL_AT_START: 'SIGTERM', TASKER_BINDING: 'napi' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+    expect(code, `stderr:\n${stderr}`).toBe(0);
+    expect(stdout).toContain('DRAINED');
+    expect(stderr).toContain('SIGTERM received while starting: draining');
+  });
+});

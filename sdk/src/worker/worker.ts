@@ -185,10 +185,14 @@ export class Worker {
    * is on) or a stop() call. A second signal aborts running steps at once.
    */
   async run(): Promise<void> {
-    await this.start();
+    // Subscribed before starting: a signal that arrives while the worker connects (or just after
+    // it logged "worker started") must drain it, not kill the process with the default action.
+    let signalledWhileStarting: string | undefined;
     const unsubscribe = this.options.handleSignals
       ? onShutdownSignal((signal) => {
-          if (this.stopping === undefined) {
+          if (this.state === 'created' || this.state === 'starting') {
+            signalledWhileStarting ??= signal;
+          } else if (this.stopping === undefined) {
             this.log('info', `${signal} received: draining`, { graceMs: this.options.shutdownGraceMs });
             void this.stop();
           } else {
@@ -199,6 +203,11 @@ export class Worker {
         })
       : () => {};
     try {
+      await this.start();
+      if (signalledWhileStarting !== undefined) {
+        this.log('info', `${signalledWhileStarting} received while starting: draining`, { graceMs: this.options.shutdownGraceMs });
+        void this.stop();
+      }
       await this.stopped;
     } finally {
       unsubscribe();
