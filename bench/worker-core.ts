@@ -70,7 +70,7 @@ async function roundTrip(core: WorkerCore, count: number, batch: number): Promis
 }
 
 /** The Worker's bound on reports waiting for the database: 2 × the default reportBatchMax. */
-const MAX_REPORTING = 100;
+const MAX_REPORTING = 200;
 
 /**
  * Runs `count` steps through `slots` concurrent no-op handlers, the way the Worker runs them: a

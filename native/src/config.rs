@@ -135,7 +135,7 @@ impl Config {
         let max_batch_size = integer(
             "maxBatchSize",
             raw.max_batch_size,
-            batch_size.max(50),
+            batch_size.max(100),
             batch_size,
             1000,
         )?;
@@ -156,7 +156,7 @@ impl Config {
             1,
             86_400_000,
         )?;
-        let report_batch_max = integer("reportBatchMax", raw.report_batch_max, 50, 1, 1_000_000)?;
+        let report_batch_max = integer("reportBatchMax", raw.report_batch_max, 100, 1, 1_000_000)?;
         let linger_ms = integer("reportLingerMs", raw.report_linger_ms, 0, 0, 86_400_000)?;
         let pool_size = integer("poolSize", raw.pool_size, 4, 1, 10_000)?;
 
@@ -190,12 +190,12 @@ mod tests {
         let config = Config::from_json(MINIMAL).unwrap();
         assert_eq!(config.mode, Mode::Hybrid);
         assert_eq!(config.batch_size, 10);
-        assert_eq!(config.max_batch_size, 50);
-        assert_eq!(config.prefetch, 100);
+        assert_eq!(config.max_batch_size, 100);
+        assert_eq!(config.prefetch, 200);
         assert_eq!(config.lease_seconds, 30);
         assert_eq!(config.heartbeat, Duration::from_millis(10_000));
         assert_eq!(config.poll_interval, Duration::from_millis(1000));
-        assert_eq!(config.report_batch_max, 50);
+        assert_eq!(config.report_batch_max, 100);
         assert_eq!(config.report_linger, Duration::ZERO);
         assert_eq!(config.pool_size, 4);
     }
@@ -205,18 +205,18 @@ mod tests {
         let json = r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"mode":"PollingOnly","batchSize":5}"#;
         let config = Config::from_json(json).unwrap();
         assert_eq!(config.poll_interval, Duration::from_millis(100));
-        assert_eq!((config.max_batch_size, config.prefetch), (50, 100));
+        assert_eq!((config.max_batch_size, config.prefetch), (100, 200));
         assert!(!config.mode.listens());
-        let big = r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"batchSize":80}"#;
+        let big = r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"batchSize":150}"#;
         let config = Config::from_json(big).unwrap();
-        assert_eq!((config.max_batch_size, config.prefetch), (80, 160));
+        assert_eq!((config.max_batch_size, config.prefetch), (150, 300));
     }
 
     #[test]
     fn null_means_default() {
         let json =
             r#"{"databaseUrl":"x","workerId":"w","namespaces":["a"],"prefetch":null,"mode":null}"#;
-        assert_eq!(Config::from_json(json).unwrap().prefetch, 100);
+        assert_eq!(Config::from_json(json).unwrap().prefetch, 200);
     }
 
     #[test]

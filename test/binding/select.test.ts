@@ -109,20 +109,20 @@ describe('pg worker core config', () => {
     expect(resolveCoreConfig(base)).toEqual({
       ...base,
       mode: 'Hybrid',
-      prefetch: 100,
+      prefetch: 200,
       batchSize: 10,
-      maxBatchSize: 50,
+      maxBatchSize: 100,
       leaseSeconds: 30,
       heartbeatMs: 10_000,
       pollIntervalMs: 1000,
-      reportBatchMax: 50,
+      reportBatchMax: 100,
       reportLingerMs: 0,
       poolSize: 4,
     });
     expect(resolveCoreConfig({ ...base, mode: 'PollingOnly', batchSize: 5, leaseSeconds: 1 })).toMatchObject({
       pollIntervalMs: 100,
-      maxBatchSize: 50,
-      prefetch: 100,
+      maxBatchSize: 100,
+      prefetch: 200,
       heartbeatMs: 333,
     });
   });

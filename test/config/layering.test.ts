@@ -86,9 +86,9 @@ describe('precedence', () => {
   it('works out computed defaults from the values they depend on', async () => {
     tree = await tempTree({ 'base/worker.toml': '[worker]\ndeployment_mode = "PollingOnly"\nlease_seconds = 9\nbatch_size = 4\n' });
     const config = await loadConfig({ context: 'worker', root: tree.root, env: {} });
-    expect(config.worker).toMatchObject({ pollIntervalMs: 100, heartbeatMs: 3000, maxBatchSize: 50, prefetch: 100 });
-    const large = await loadConfig({ context: 'worker', root: tree.root, env: { TASKER_WORKER_BATCH_SIZE: '80' } });
-    expect(large.worker).toMatchObject({ batchSize: 80, maxBatchSize: 80, prefetch: 160 });
+    expect(config.worker).toMatchObject({ pollIntervalMs: 100, heartbeatMs: 3000, maxBatchSize: 100, prefetch: 200 });
+    const large = await loadConfig({ context: 'worker', root: tree.root, env: { TASKER_WORKER_BATCH_SIZE: '150' } });
+    expect(large.worker).toMatchObject({ batchSize: 150, maxBatchSize: 150, prefetch: 300 });
     const hybrid = await loadConfig({ context: 'worker', root: tree.root, env: { TASKER_WORKER_DEPLOYMENT_MODE: 'Hybrid' } });
     expect(hybrid.worker.pollIntervalMs).toBe(1000);
   });

@@ -33,7 +33,7 @@ export interface WorkerCoreConfig {
   /**
    * Most messages a claim round trip grows to while handlers empty the buffer faster than claims
    * fill it (docs/bindings.md, "Claim size"); equal to batchSize, claims keep one size.
-   * Default max(batchSize, 50).
+   * Default max(batchSize, 100).
    */
   maxBatchSize?: number;
   /** Lease (visibility timeout) given at claim, in seconds. Default 30. */
@@ -42,7 +42,7 @@ export interface WorkerCoreConfig {
   heartbeatMs?: number;
   /** Polling interval of Hybrid (safety net) and PollingOnly, in ms. Default 1000 (Hybrid) / 100 (PollingOnly). */
   pollIntervalMs?: number;
-  /** Most reports committed in one round trip. Default 50. */
+  /** Most reports committed in one round trip. Default 100. */
   reportBatchMax?: number;
   /**
    * How long a report may wait for others to share its round trip, in ms. Default 0: a report

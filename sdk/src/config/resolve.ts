@@ -74,7 +74,7 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
   const workerMode = pick('worker.deployment_mode', EVENT_MODES);
   const leaseSeconds = int('worker.lease_seconds');
   const batchSize = int('worker.batch_size');
-  const maxBatchSize = int('worker.max_batch_size', Math.max(batchSize, 50));
+  const maxBatchSize = int('worker.max_batch_size', Math.max(batchSize, 100));
   const config: TaskerConfig = {
     environment: input.environment,
     context: input.context,

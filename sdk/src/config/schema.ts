@@ -183,7 +183,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     key: 'worker.max_batch_size',
     env: 'TASKER_WORKER_MAX_BATCH_SIZE',
     type: { kind: 'integer', min: 1, max: 1_000 },
-    computedDefault: 'max(batch_size, 50)',
+    computedDefault: 'max(batch_size, 100)',
     doc: 'Most messages a claim round trip grows to while handlers keep up; batch_size keeps claims one size.',
   },
   {
@@ -204,7 +204,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     key: 'worker.report_batch_max',
     env: 'TASKER_WORKER_REPORT_BATCH_MAX',
     type: { kind: 'integer', min: 1, max: 10_000 },
-    default: 50,
+    default: 100,
     doc: 'Most reports committed in one round trip.',
   },
   {

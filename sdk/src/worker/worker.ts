@@ -32,7 +32,7 @@ const ABORT_POLL_MS = 200;
 /** Time the core gets, beyond the grace period, to commit the reports of steps that just finished. */
 const REPORT_SETTLE_MS = 2_000;
 /** The core's default reportBatchMax (native/src/config.rs, binding/pg/config.ts). */
-const DEFAULT_REPORT_BATCH_MAX = 50;
+const DEFAULT_REPORT_BATCH_MAX = 100;
 
 /** Where a worker is in its life. */
 export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';

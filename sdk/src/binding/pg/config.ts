@@ -65,7 +65,7 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
   }
   const batchSize = integer('batchSize', config.batchSize, 10, 1, 1000);
   // Claims grow from batchSize to maxBatchSize while handlers keep up (claim-size.ts).
-  const maxBatchSize = integer('maxBatchSize', config.maxBatchSize, Math.max(batchSize, 50), batchSize, 1000);
+  const maxBatchSize = integer('maxBatchSize', config.maxBatchSize, Math.max(batchSize, 100), batchSize, 1000);
   const leaseSeconds = integer('leaseSeconds', config.leaseSeconds, 30, 1, 86_400);
   return {
     databaseUrl: config.databaseUrl,
@@ -78,7 +78,7 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
     leaseSeconds,
     heartbeatMs: integer('heartbeatMs', config.heartbeatMs, Math.max(1, Math.floor((leaseSeconds * 1000) / 3)), 1),
     pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, mode === 'PollingOnly' ? 100 : 1000, 1),
-    reportBatchMax: integer('reportBatchMax', config.reportBatchMax, 50, 1),
+    reportBatchMax: integer('reportBatchMax', config.reportBatchMax, 100, 1),
     reportLingerMs: integer('reportLingerMs', config.reportLingerMs, 0, 0),
     poolSize: integer('poolSize', config.poolSize, 4, 1),
   };
