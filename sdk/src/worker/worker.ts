@@ -4,6 +4,7 @@
  * same code runs on Node, Bun and Deno; everything runtime-specific lives in the binding and in
  * shutdown-signals.ts.
  */
+import { resolveCoreConfig } from '../binding/pg/config.ts';
 import { loadBinding } from '../binding/select.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCore } from '../binding/types.ts';
 import type { TaskerConfig } from '../config/types.ts';
@@ -31,8 +32,6 @@ const CLAIM_WAIT_MS = 1_000;
 const ABORT_POLL_MS = 200;
 /** Time the core gets, beyond the grace period, to commit the reports of steps that just finished. */
 const REPORT_SETTLE_MS = 2_000;
-/** The core's default reportBatchMax (native/src/config.rs, binding/pg/config.ts). */
-const DEFAULT_REPORT_BATCH_MAX = 100;
 
 /** Where a worker is in its life. */
 export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -93,7 +92,7 @@ export class Worker {
    * the handlers may run ahead of the database.
    */
   private readonly reporting = new Set<string>();
-  private readonly maxReporting: number;
+  private maxReporting = 0;
   /** Each launched step's execute → report → bookkeeping chain, so stop() can wait for the last. */
   private readonly settling = new Set<Promise<void>>();
   private readonly counters = { succeeded: 0, retried: 0, failed: 0, rejected: 0, abandoned: 0 };
@@ -117,8 +116,6 @@ export class Worker {
     this.registry = options.handlers instanceof HandlerRegistry ? options.handlers : new HandlerRegistry(options.handlers);
     this.write = resolveLogWriter(options);
     this.onStepFinished = options.onStepFinished;
-    // Two flushes' worth: one in flight while the next fills.
-    this.maxReporting = 2 * (this.options.core.reportBatchMax ?? DEFAULT_REPORT_BATCH_MAX);
   }
 
   /**
@@ -145,13 +142,10 @@ export class Worker {
     const { binding, allowBindingFallback, databaseUrl, workerId, namespaces, mode, core } = this.options;
     try {
       const module = await loadBinding(binding, allowBindingFallback === undefined ? {} : { allowFallback: allowBindingFallback });
-      this.core = await module.createWorkerCore({
-        ...core,
-        databaseUrl,
-        workerId,
-        namespaces,
-        ...(mode === undefined ? {} : { mode }),
-      });
+      const coreConfig = { ...core, databaseUrl, workerId, namespaces, ...(mode === undefined ? {} : { mode }) };
+      this.core = await module.createWorkerCore(coreConfig);
+      // Two flushes' worth of reports on their way: one in flight while the next fills.
+      this.maxReporting = 2 * resolveCoreConfig(coreConfig).reportBatchMax;
       this.bindingName = module.name;
       const { web, grpc } = this.options;
       if (web !== undefined || grpc !== undefined) {
