@@ -150,6 +150,11 @@ describe('REST', () => {
     expect(body['queues']).toEqual([expect.objectContaining({ namespace: NS, queue: `worker_${NS}_queue` })]);
     expect(typeof body['uptimeSeconds']).toBe('number');
     expect(typeof body['inFlightSteps']).toBe('number');
+    // Idle between tests: no report outstanding, and the claim size at least batchSize (10).
+    const workerBody = body['worker'] as { reporting: unknown; claimSize: unknown };
+    expect(workerBody.reporting).toBe(0);
+    expect(workerBody.claimSize).toBe(worker.stats().core?.claimSize);
+    expect(workerBody.claimSize).toBeGreaterThanOrEqual(10);
     const password = decodeURIComponent(new URL(db.url).password);
     expect(password.length).toBeGreaterThan(0);
     for (const path of ['/health', '/health/ready', '/health/detailed', '/metrics']) {
@@ -262,7 +267,10 @@ describe('gRPC', () => {
     expect(detailed.detail.case).toBe('worker');
     expect(detailed.database?.reachable).toBe(true);
     expect(detailed.queues.map((queue) => queue.namespace)).toEqual([NS]);
-    if (detailed.detail.case === 'worker') expect(detailed.detail.value.binding).toBe(worker.stats().binding);
+    if (detailed.detail.case !== 'worker') throw new Error('the detailed health of a worker has no worker detail');
+    expect(detailed.detail.value.binding).toBe(worker.stats().binding);
+    expect(detailed.detail.value.reporting).toBe(0n);
+    expect(detailed.detail.value.claimSize).toBe(worker.stats().core?.claimSize);
   });
 });
 

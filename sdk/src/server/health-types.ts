@@ -57,6 +57,8 @@ export interface WorkerHealth {
   namespaces: string[];
   concurrency: number;
   running: number;
+  /** Handlers finished whose reports are not yet answered. */
+  reporting: number;
   buffered: number;
   claimed: number;
   succeeded: number;
@@ -67,6 +69,8 @@ export interface WorkerHealth {
   leaseExtensions: number;
   reconnects: number;
   lastClaimRoundAgeSeconds: number | null;
+  /** Steps the next claim asks for (batchSize, growing to maxBatchSize while handlers keep up). */
+  claimSize: number;
 }
 
 export interface OrchestrationHealth {

@@ -79,6 +79,7 @@ export async function startWorkerHealth(worker: WorkerView, settings: WorkerHeal
           namespaces: options.namespaces,
           concurrency: options.concurrency,
           running: stats.running,
+          reporting: stats.reporting,
           buffered: stats.core?.buffered ?? 0,
           claimed: stats.core?.claimed ?? 0,
           succeeded: stats.succeeded,
@@ -89,6 +90,7 @@ export async function startWorkerHealth(worker: WorkerView, settings: WorkerHeal
           leaseExtensions: stats.core?.leaseExtensions ?? 0,
           reconnects: stats.core?.reconnects ?? 0,
           lastClaimRoundAgeSeconds: Math.round(telemetry.claimLoopAgeMs() / 10) / 100,
+          claimSize: stats.core?.claimSize ?? 0,
         },
       };
     },

@@ -94,6 +94,7 @@ export function detailedMessage(health: DetailedHealth): GetDetailedHealthRespon
               namespaces: worker.namespaces,
               concurrency: worker.concurrency,
               running: int64(worker.running),
+              reporting: int64(worker.reporting),
               buffered: int64(worker.buffered),
               claimed: int64(worker.claimed),
               succeeded: int64(worker.succeeded),
@@ -104,6 +105,7 @@ export function detailedMessage(health: DetailedHealth): GetDetailedHealthRespon
               leaseExtensions: int64(worker.leaseExtensions),
               reconnects: int64(worker.reconnects),
               lastClaimRoundAgeSeconds: worker.lastClaimRoundAgeSeconds ?? 0,
+              claimSize: worker.claimSize,
             },
           }
         : orchestration !== undefined
