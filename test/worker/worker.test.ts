@@ -181,6 +181,37 @@ describe('concurrency', () => {
       holder.release();
     }
   });
+
+  it('stops taking steps while 2 × reportBatchMax reports are unanswered', async () => {
+    // Every handler locks its own row in one transaction the test holds open, so no report can
+    // commit. With reportBatchMax 1 the worker may have two reports out; with one slot it then
+    // must not take a third step however long it waits, and takes the rest once they commit.
+    const holder = await db.pool.connect();
+    const ran: string[] = [];
+    try {
+      await holder.query('BEGIN');
+      const step = defineHandler('h.bound', async (ctx) => {
+        await holder.query('SELECT 1 FROM tasker.workflow_steps WHERE step_id = $1 FOR UPDATE', [ctx.stepId]);
+        ran.push(ctx.stepId);
+        return null;
+      });
+      await registerTemplate(db.pool, template('t', [{ name: 's', handler: 'h.bound' }], 'bound_ns'));
+      const { worker } = await startWorker('bound_ns', [step], { concurrency: 1, core: { pollIntervalMs: 50, reportBatchMax: 1 } });
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i += 1) ids.push((await client.createTask({ namespace: 'bound_ns', name: 't' })).taskId);
+      await expect.poll(() => worker.stats().reporting, { timeout: 10_000 }).toBe(2);
+      await sleep(1_000);
+      expect(ran.length).toBe(2);
+      expect(worker.stats()).toMatchObject({ running: 0, reporting: 2 });
+      await holder.query('COMMIT');
+      const tasks = await Promise.all(ids.map((id) => client.waitForTask(id, { timeoutMs: 20_000 })));
+      expect(tasks.map((task) => task.state)).toEqual(['complete', 'complete', 'complete', 'complete']);
+      expect(ran.length).toBe(4);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+    }
+  });
 });
 
 describe('drain', () => {
