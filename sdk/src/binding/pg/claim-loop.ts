@@ -69,7 +69,7 @@ export class ClaimLoop {
         await unlessStopped(connectivity.whenUp(), stopClaiming);
         continue;
       }
-      const want = book.reserve(book.batch);
+      const want = book.reserveFull();
       if (want === 0) {
         this.waitingForSpace = true;
         await this.wakeup.wait(); // next() frees space and rings

@@ -75,15 +75,28 @@ export class StepBook {
   }
 
   /**
-   * Reserves up to `want` buffer slots for a claim; returns how many (0 when the buffer is full).
-   * The buffer holds two claims' worth (one being handed out while the next is claimed), at
-   * most `prefetch`.
+   * Buffer slots neither filled nor promised to a claim under way. The buffer holds two claims'
+   * worth (one being handed out while the next is claimed), at most `prefetch`.
    */
+  private get room(): number {
+    return Math.max(0, Math.min(2 * this.size.current, this.prefetch) - this.buffer.length - this.reserved);
+  }
+
+  /** Reserves up to `want` buffer slots for a claim; returns how many (0 when the buffer is full). */
   reserve(want: number): number {
-    const bound = Math.min(2 * this.size.current, this.prefetch);
-    const granted = Math.max(0, Math.min(want, bound - this.buffer.length - this.reserved));
+    const granted = Math.min(want, this.room);
     this.reserved += granted;
     return granted;
+  }
+
+  /**
+   * Reserves room for a whole claim (`batch` steps), or nothing while less is free: a claim costs
+   * the database about the same whatever its size, and the buffered steps keep the handlers busy
+   * meanwhile. The native core's rule (native/src/book.rs, `reserve_full`).
+   */
+  reserveFull(): number {
+    const full = this.batch;
+    return full === 0 || this.room < full ? 0 : this.reserve(full);
   }
 
   /**
