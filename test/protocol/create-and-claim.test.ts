@@ -206,6 +206,41 @@ describe('claim_steps', () => {
     expect(await queueMessages(db.pool, 'poison_ns')).toHaveLength(1);
   });
 
+  it('makes uuid v7 keys that increase within a session on every server version (migration 0031)', async () => {
+    // Keys order sibling steps' messages, batch instances and transition history. Before 18 the
+    // keys come from _uuid_v7_portable, checked here whatever the server's version.
+    for (const fn of ['tasker.uuid_v7()', 'tasker._uuid_v7_portable()']) {
+      const { rows } = await db.pool.query<{ ids: string[]; increasing: boolean; version7: boolean; skew_ms: string }>(
+        `SELECT array_agg(id::text ORDER BY n) AS ids,
+                bool_and(id > prev) FILTER (WHERE prev IS NOT NULL) AS increasing,
+                bool_and(substr(id::text, 15, 1) = '7' AND substr(id::text, 20, 1) IN ('8', '9', 'a', 'b')) AS version7,
+                max(abs(('x' || lpad(substr(replace(id::text, '-', ''), 1, 12), 16, '0'))::bit(64)::bigint
+                        - (extract(epoch FROM clock_timestamp()) * 1000)::bigint)) AS skew_ms
+         FROM (SELECT n, id, lag(id) OVER (ORDER BY n) AS prev
+               FROM (SELECT n, ${fn} AS id FROM generate_series(1, 5000) n) made) ordered`,
+      );
+      const row = rows[0];
+      expect(row?.increasing, fn).toBe(true);
+      expect(new Set(row?.ids).size, fn).toBe(5000);
+      expect(row?.version7, fn).toBe(true);
+      expect(Number(row?.skew_ms), fn).toBeLessThan(60_000);
+    }
+    // A clock that went back (or many ids in one tick) still gives the next value up.
+    const client = await db.pool.connect();
+    try {
+      await client.query('SELECT tasker._uuid_v7_portable()');
+      const ahead = BigInt(Date.now() + 3_600_000) * 4096n;
+      await client.query("SELECT set_config('tasker.uuid_v7_last', $1, false)", [ahead.toString()]);
+      const { rows } = await client.query<{ id: string }>('SELECT tasker._uuid_v7_portable()::text AS id');
+      const hex = (rows[0]?.id ?? '').replaceAll('-', '');
+      const ticks = (BigInt(`0x${hex.slice(0, 12)}`) << 12n) | BigInt(`0x${hex.slice(13, 16)}`);
+      expect(ticks).toBe(ahead + 1n);
+    } finally {
+      await client.query("SELECT set_config('tasker.uuid_v7_last', '', false)");
+      client.release();
+    }
+  });
+
   it('reads a message uuid without raising, whatever the message holds', async () => {
     // Literal arguments on purpose: the planner folds constants while planning, and an inlined
     // `'not-a-uuid'::uuid` would raise there whatever guarded it (migration 0030).
