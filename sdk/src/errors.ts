@@ -195,6 +195,20 @@ export class MigrationApplyError extends TaskerError {
   }
 }
 
+/** The server is older than the oldest PostgreSQL the migrations support. */
+export class UnsupportedServerVersionError extends TaskerError {
+  constructor(
+    readonly serverVersion: string,
+    readonly minimumVersion: string,
+  ) {
+    super(
+      'UNSUPPORTED_SERVER_VERSION',
+      `PostgreSQL ${minimumVersion} or later is required; this server is PostgreSQL ${serverVersion}. ` +
+        'Upgrade it, or unset DATABASE_URL to use the embedded server.',
+    );
+  }
+}
+
 /** A migration run failed for a reason no more specific class describes (e.g. a dropped connection). */
 export class MigrationRunError extends TaskerError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -8,6 +8,7 @@ import {
   MigrationTimeoutError,
   PgmqNotInstalledError,
   TaskerError,
+  UnsupportedServerVersionError,
 } from '../errors.ts';
 import { connectWithRetry } from './connect-with-retry.ts';
 import { redactDatabaseUrl, redactPasswordIn } from './database-url.ts';
@@ -58,6 +59,10 @@ interface AppliedMigration {
   name: string;
   checksum: string;
 }
+
+/** The oldest PostgreSQL the migrations run on (tested: 15 and the embedded 18). */
+export const MINIMUM_SERVER_VERSION = '15';
+const MINIMUM_SERVER_VERSION_NUM = 150000;
 
 /** Session advisory lock key: the bytes of "tasker". Fixed, so every runner contends for it. */
 const MIGRATION_LOCK_KEY = BigInt('0x7461736b6572').toString();
@@ -115,6 +120,8 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
       applicationName: 'tasker-migrate',
     });
     try {
+      phase = 'checking the server version';
+      await checkServerVersion(client);
       phase = 'checking PGMQ';
       await boundStatements(client, deadline);
       const pgmq = await ensurePgmqForMode(client, log, mode, options.pgmqDir);
@@ -176,6 +183,20 @@ async function ensurePgmqForMode(client: pg.Client, log: LogSink, mode: Deployme
       });
     }
     throw error;
+  }
+}
+
+/**
+ * The migrations need PostgreSQL 15 (e.g. `UNIQUE NULLS NOT DISTINCT`); an older server would fail
+ * half-way through 0001 with a syntax error, so it is refused first, by name.
+ */
+async function checkServerVersion(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ num: string; version: string }>(
+    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
+  );
+  const row = rows[0];
+  if (row !== undefined && Number(row.num) < MINIMUM_SERVER_VERSION_NUM) {
+    throw new UnsupportedServerVersionError(row.version, MINIMUM_SERVER_VERSION);
   }
 }
 
