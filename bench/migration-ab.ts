@@ -7,8 +7,9 @@
  * alternates), so the drift hits both alike.
  *   - batch: `--tasks` tasks created in one statement per database (single-step, or chains of
  *     `--steps` steps whose reports each enqueue a successor), VACUUM ANALYZE,
- *     then per turn one claim_steps of `--batch` and one report_steps of those leases in each
- *     database, until both are drained; µs per step in all, in claim_steps and in report_steps;
+ *     then per turn one claim_steps of `--batch`, one heartbeat (extend_leases) and one
+ *     report_steps of those leases in each database, until both are drained; µs per step in
+ *     claim + report, in claim_steps, in report_steps, and in extend_leases per lease;
  *   - workflow: sql-profile's 4-step linear workflow (create_task, claim_steps for the first
  *     step, report_and_claim per step), one whole workflow per database per turn, `--workflows`
  *     of them after 20 warm-up ones each; p50 and p90 of the workflow, p50 of each call (ms).
@@ -42,6 +43,7 @@ import pg from 'pg';
 import {
   claimSingleSteps,
   createTasksInBulk,
+  extendLeases,
   registerChainTemplate,
   emptyWorkflowTimes,
   registerLinearTemplate,
@@ -84,6 +86,7 @@ interface BatchFigures {
   us_per_step: number;
   claim_us_per_step: number;
   report_us_per_step: number;
+  extend_us_per_lease: number;
 }
 
 interface WorkflowFigures {
@@ -207,14 +210,21 @@ interface BatchTotals {
   steps: number;
   claimMs: number;
   reportMs: number;
+  extendMs: number;
 }
 
-/** One claim_steps of `batch` and one report_steps of what it claimed, timed into `totals`. */
+/**
+ * One claim_steps of `batch`, a heartbeat of the leases and one report_steps of them, timed into
+ * `totals`.
+ */
 async function batchRound(side: Side, batch: number, goal: number, totals: BatchTotals): Promise<void> {
   let t0 = performance.now();
   const leases = await claimSingleSteps(side.client, batch);
   totals.claimMs += performance.now() - t0;
   if (leases.length === 0) throw new BenchError(`"${side.label}": claim_steps claimed nothing after ${totals.steps} of ${goal} steps`);
+  t0 = performance.now();
+  await extendLeases(side.client, leases);
+  totals.extendMs += performance.now() - t0;
   t0 = performance.now();
   await reportSuccesses(side.client, leases);
   totals.reportMs += performance.now() - t0;
@@ -228,6 +238,7 @@ function batchFigures(totals: BatchTotals): BatchFigures {
     us_per_step: perStep(totals.claimMs + totals.reportMs),
     claim_us_per_step: perStep(totals.claimMs),
     report_us_per_step: perStep(totals.reportMs),
+    extend_us_per_lease: perStep(totals.extendMs),
   };
 }
 
@@ -239,12 +250,12 @@ async function batchWorkload(sides: readonly Side[], options: Options): Promise<
     await createTasksInBulk(side.client, options.tasks, template);
   }
   for (const side of sides) await side.client.query('VACUUM ANALYZE');
-  const totals = new Map(sides.map((side) => [side, { steps: 0, claimMs: 0, reportMs: 0 }]));
+  const totals = new Map(sides.map((side) => [side, { steps: 0, claimMs: 0, reportMs: 0, extendMs: 0 }]));
   // A chain's next step is enqueued by the report of the one before, behind the roots in the
   // queue: every round still finds a full batch until the last.
   const goal = options.tasks * options.steps;
   const turns = Math.ceil(goal / options.batch);
-  progress(`batch: ${turns} turns of claim_steps + report_steps of ${options.batch}`);
+  progress(`batch: ${turns} turns of claim_steps + extend_leases + report_steps of ${options.batch}`);
   await alternate(sides, turns, (side) => batchRound(side, options.batch, goal, totals.get(side)!));
   for (const [side, { steps }] of totals) {
     if (steps !== goal) throw new BenchError(`"${side.label}": drained ${steps} of ${goal} steps`);
@@ -292,6 +303,7 @@ function table(results: Results, options: Options): string {
     [`batch of ${options.batch}${chain}: µs per step, claim + report`, batch.with.us_per_step, batch.without.us_per_step],
     [`batch of ${options.batch}${chain}: claim_steps µs per step`, batch.with.claim_us_per_step, batch.without.claim_us_per_step],
     [`batch of ${options.batch}${chain}: report_steps µs per step`, batch.with.report_us_per_step, batch.without.report_us_per_step],
+    [`batch of ${options.batch}${chain}: extend_leases µs per lease`, batch.with.extend_us_per_lease, batch.without.extend_us_per_lease],
     ['workflow p50 (ms)', workflow.with.workflow_p50_ms, workflow.without.workflow_p50_ms],
     ['workflow p90 (ms)', workflow.with.workflow_p90_ms, workflow.without.workflow_p90_ms],
     ['create_task p50 (ms)', workflow.with.create_task_p50_ms, workflow.without.create_task_p50_ms],

@@ -27,6 +27,8 @@ import {
   claimSingleSteps,
   createTasksInBulk,
   emptyWorkflowTimes,
+  extendLeases,
+  leaseArrays,
   registerLinearTemplate,
   registerSingleStepTemplate,
   reportSuccesses,
@@ -98,11 +100,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** The parallel arrays extend_leases and release_leases take. */
-function leaseArrays(leases: readonly Lease[]): [string[], number[], number[]] {
-  return [leases.map((row) => row.step_id), leases.map((row) => row.attempt), leases.map((row) => row.delivery)];
-}
-
 /**
  * Runs `work` with a session on a fresh, migrated database `tasker_sql_profile_<label>_<pid>`
  * holding the single-step template sql_profile/single; drops the database afterwards.
@@ -165,7 +162,7 @@ async function batches(
     const largeClaim = performance.now() - t0;
     if (rows.length !== LARGE) throw new Error(`claimed ${rows.length} of ${LARGE} steps`);
     t0 = performance.now();
-    await client.query('SELECT * FROM tasker.extend_leases($1::uuid[], $2::int[], $3::int[], 30)', leaseArrays(rows));
+    await extendLeases(client, rows);
     const largeExtend = performance.now() - t0;
     t0 = performance.now();
     await reportSuccesses(client, rows);

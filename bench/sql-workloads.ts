@@ -80,6 +80,16 @@ export async function reportSuccesses(client: pg.Client, leases: readonly Lease[
   await client.query("SELECT * FROM tasker.report_steps($1::jsonb, 'w')", [JSON.stringify(leases.map((row) => ({ ...row, outcome: 'success', result: 1 })))]);
 }
 
+/** The parallel arrays extend_leases and release_leases take. */
+export function leaseArrays(leases: readonly Lease[]): [string[], number[], number[]] {
+  return [leases.map((row) => row.step_id), leases.map((row) => row.attempt), leases.map((row) => row.delivery)];
+}
+
+/** One heartbeat: extend_leases of every lease, for 30 s. */
+export async function extendLeases(client: pg.Client, leases: readonly Lease[]): Promise<void> {
+  await client.query('SELECT * FROM tasker.extend_leases($1::uuid[], $2::int[], $3::int[], 30)', leaseArrays(leases));
+}
+
 // Prepared, as the bindings' statements are.
 const CREATE = { name: 'create', text: "SELECT * FROM tasker.create_task('sql_profile', 'linear4', NULL, '{}'::jsonb)" };
 const CLAIM = { name: 'claim', text: "SELECT step_id, attempt, delivery FROM tasker.claim_steps('sql_profile', 1, 30, 'w')" };
