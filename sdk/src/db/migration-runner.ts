@@ -61,7 +61,7 @@ interface AppliedMigration {
 }
 
 /** The oldest PostgreSQL the migrations run on (tested: 15 and the embedded 18). */
-export const MINIMUM_SERVER_VERSION = '15';
+const MINIMUM_SERVER_VERSION = '15';
 const MINIMUM_SERVER_VERSION_NUM = 150000;
 
 /** Session advisory lock key: the bytes of "tasker". Fixed, so every runner contends for it. */
