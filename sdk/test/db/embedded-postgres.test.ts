@@ -11,6 +11,8 @@ import {
   stopEmbeddedPostgres,
   withClient,
 } from '../../src/index.ts';
+import { resolvePostgresBinaries } from '../../src/db/pg-binaries.ts';
+import { EmbeddedPostgresBinariesMissingError } from '../../src/errors.ts';
 import { tempDir, type TempDir } from '../support/temp-dir.ts';
 
 // A server of its own, in its own state directory, so stopping it never disturbs the
@@ -137,5 +139,29 @@ describe('embedded PostgreSQL', () => {
     expect((await embeddedPostgresStatus({ stateDir })).state).toBe('running');
     await owner.release();
     expect((await embeddedPostgresStatus({ stateDir })).state).toBe('stopped');
+  });
+
+  it('runs the binaries in TASKER_PG_BIN_DIR, and names the variable when they are missing', async () => {
+    // The bundled programs' own directory stands in for another installation (Debian's
+    // /usr/lib/postgresql/15/bin, say): what is checked is that the variable is what gets run.
+    const bundled = resolvePostgresBinaries({});
+    const env = { TASKER_PG_BIN_DIR: bundled.binDir };
+    expect(resolvePostgresBinaries(env)).toMatchObject({ binDir: bundled.binDir, packageName: `TASKER_PG_BIN_DIR (${bundled.binDir})` });
+    const otherState = join(dir.path, 'pg-bin-dir');
+    const started = await startEmbeddedPostgres({ stateDir: otherState, env });
+    try {
+      expect(started.reused).toBe(false);
+      const version = await withClient(started.url, async (client) => (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v);
+      expect(version).toBe(started.pgVersion);
+    } finally {
+      await stopEmbeddedPostgres({ stateDir: otherState, env });
+    }
+    expect((await embeddedPostgresStatus({ stateDir: otherState, env })).state).toBe('stopped');
+
+    const nowhere = { TASKER_PG_BIN_DIR: join(dir.path, 'no-such-bin') };
+    expect(() => resolvePostgresBinaries(nowhere)).toThrow(EmbeddedPostgresBinariesMissingError);
+    await expect(startEmbeddedPostgres({ stateDir: join(dir.path, 'pg-nowhere'), env: nowhere })).rejects.toThrow(
+      /TASKER_PG_BIN_DIR \(.*no-such-bin\) must name a PostgreSQL \(15 or later\) bin directory/,
+    );
   });
 });
