@@ -15,6 +15,7 @@ import {
   keySpec,
   type ConfigValue,
 } from './schema.ts';
+import { derivedCoreDefaults } from '../binding/pg/config.ts';
 import { DEPLOYMENT_MODES } from '../db/migration-settings.ts';
 import { instancePort } from './instance-port.ts';
 import { STEP_LOG_LEVELS } from '../handler/logger.ts';
@@ -74,7 +75,7 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
   const workerMode = pick('worker.deployment_mode', EVENT_MODES);
   const leaseSeconds = int('worker.lease_seconds');
   const batchSize = int('worker.batch_size');
-  const maxBatchSize = int('worker.max_batch_size', Math.max(batchSize, 100));
+  const maxBatchSize = int('worker.max_batch_size', derivedCoreDefaults.maxBatchSize(batchSize));
   const config: TaskerConfig = {
     environment: input.environment,
     context: input.context,
@@ -96,12 +97,12 @@ export function buildConfig(input: BuildInput, problems: ConfigProblem[]): Taske
       binding: pick('worker.binding', BINDINGS),
       bindingFallback: pick('worker.binding_fallback', BINDING_FALLBACKS),
       shutdownGraceMs: int('worker.shutdown_grace_ms'),
-      pollIntervalMs: int('worker.poll_interval_ms', workerMode === 'PollingOnly' ? 100 : 1000),
+      pollIntervalMs: int('worker.poll_interval_ms', derivedCoreDefaults.pollIntervalMs(workerMode)),
       leaseSeconds,
-      heartbeatMs: int('worker.heartbeat_ms', Math.max(1, Math.floor((leaseSeconds * 1000) / 3))),
+      heartbeatMs: int('worker.heartbeat_ms', derivedCoreDefaults.heartbeatMs(leaseSeconds)),
       batchSize,
       maxBatchSize,
-      prefetch: int('worker.prefetch', 2 * maxBatchSize),
+      prefetch: int('worker.prefetch', derivedCoreDefaults.prefetch(maxBatchSize)),
       poolSize: int('worker.pool_size'),
       reportBatchMax: int('worker.report_batch_max'),
       reportLingerMs: int('worker.report_linger_ms'),

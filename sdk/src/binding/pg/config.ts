@@ -6,6 +6,21 @@ import { parseDatabaseUrl } from '../../db/database-url.ts';
 import { InvalidWorkerCoreConfigError } from '../errors.ts';
 import type { DeploymentMode, WorkerCoreConfig } from '../types.ts';
 
+/**
+ * The defaults that follow from other settings, for every binding here and for config/resolve.ts,
+ * which shows them (`tasker-ctl config show`). The native core keeps the same ones in
+ * native/src/config.rs.
+ */
+export const derivedCoreDefaults = {
+  /** Claims grow from batchSize to this while handlers keep up (claim-size.ts). */
+  maxBatchSize: (batchSize: number): number => Math.max(batchSize, 100),
+  /** Two of the largest claims. */
+  prefetch: (maxBatchSize: number): number => 2 * maxBatchSize,
+  /** Three heartbeats per lease. */
+  heartbeatMs: (leaseSeconds: number): number => Math.max(1, Math.floor((leaseSeconds * 1000) / 3)),
+  pollIntervalMs: (mode: DeploymentMode): number => (mode === 'PollingOnly' ? 100 : 1000),
+};
+
 /** A WorkerCoreConfig with nothing left optional. */
 export interface ResolvedCoreConfig {
   databaseUrl: string;
@@ -64,8 +79,7 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
     throw new InvalidWorkerCoreConfigError('mode', `must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
   const batchSize = integer('batchSize', config.batchSize, 10, 1, 1000);
-  // Claims grow from batchSize to maxBatchSize while handlers keep up (claim-size.ts).
-  const maxBatchSize = integer('maxBatchSize', config.maxBatchSize, Math.max(batchSize, 100), batchSize, 1000);
+  const maxBatchSize = integer('maxBatchSize', config.maxBatchSize, derivedCoreDefaults.maxBatchSize(batchSize), batchSize, 1000);
   const leaseSeconds = integer('leaseSeconds', config.leaseSeconds, 30, 1, 86_400);
   return {
     databaseUrl: config.databaseUrl,
@@ -74,10 +88,10 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
     mode,
     batchSize,
     maxBatchSize,
-    prefetch: integer('prefetch', config.prefetch, 2 * maxBatchSize, 1),
+    prefetch: integer('prefetch', config.prefetch, derivedCoreDefaults.prefetch(maxBatchSize), 1),
     leaseSeconds,
-    heartbeatMs: integer('heartbeatMs', config.heartbeatMs, Math.max(1, Math.floor((leaseSeconds * 1000) / 3)), 1),
-    pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, mode === 'PollingOnly' ? 100 : 1000, 1),
+    heartbeatMs: integer('heartbeatMs', config.heartbeatMs, derivedCoreDefaults.heartbeatMs(leaseSeconds), 1),
+    pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, derivedCoreDefaults.pollIntervalMs(mode), 1),
     reportBatchMax: integer('reportBatchMax', config.reportBatchMax, 100, 1),
     reportLingerMs: integer('reportLingerMs', config.reportLingerMs, 0, 0),
     poolSize: integer('poolSize', config.poolSize, 4, 1),
