@@ -32,7 +32,8 @@ macro_rules! claimed_step_json {
     'taskVersion', c.task_version, 'correlationId', c.correlation_id,
     'context', coalesce(c.context, '{}'::jsonb), 'inputs', coalesce(c.inputs, '{}'::jsonb),
     'dependencyResults', coalesce(c.dependency_results, '{}'::jsonb),
-    'successors', coalesce(c.successors, '{}'::text[]))::text END"
+    'successors', coalesce(c.successors, '{}'::text[]),
+    'dependencyNames', coalesce(c.dependency_names, '{}'::text[]))::text END"
     };
 }
 
@@ -58,7 +59,8 @@ LEFT JOIN LATERAL jsonb_to_record(r.claim) AS c(
   outcome text, msg_id bigint, task_id uuid, step_id uuid, step_name text, handler text,
   step_type text, attempt int, max_attempts int, delivery int, timeout_ms int,
   lease_expires_at timestamptz, namespace text, task_name text, task_version text,
-  correlation_id text, context jsonb, inputs jsonb, dependency_results jsonb, successors text[]
+  correlation_id text, context jsonb, inputs jsonb, dependency_results jsonb, successors text[],
+  dependency_names text[]
 ) ON r.kind <> 'report'"
 );
 

@@ -90,10 +90,12 @@ const diamondToCompletion: BindingCase = {
       const { taskId } = await createTask(context.pool, { namespace: NS, name: 'diamond', context: { x: 1 } });
       const core = await cores.start();
       const seen = new Map<string, Record<string, JsonValue>>();
+      const named = new Map<string, string[]>();
       await work(
         core,
         (step) => {
           seen.set(step.stepName, step.dependencyResults);
+          named.set(step.stepName, [...step.dependencyNames].sort());
           return success(step, { from: step.stepName });
         },
         () => seen.size === 4 && core.stats().inFlight === 0,
@@ -102,6 +104,8 @@ const diamondToCompletion: BindingCase = {
       assert.deepEqual(seen.get('b'), { a: { from: 'a' } });
       assert.deepEqual(seen.get('c'), { a: { from: 'a' } });
       assert.deepEqual(seen.get('d'), { b: { from: 'b' }, c: { from: 'c' } });
+      // The template's dependencies come with every claim, as the database returns them.
+      assert.deepEqual(Object.fromEntries(named), { a: [], b: ['a'], c: ['a'], d: ['b', 'c'] });
       await waitFor('the task to complete', async () => (await getTaskStatus(context.pool, taskId))?.state === 'complete');
     }),
 };
@@ -387,6 +391,7 @@ const reportClaimsSuccessor: BindingCase = {
         assert.ok(next !== undefined, `${name} was claimed with the report of ${step.stepName}`);
         assert.equal(next.stepName, name);
         assert.deepEqual(next.dependencyResults, { [step.stepName]: { from: step.stepName } });
+        assert.deepEqual(next.dependencyNames, [step.stepName]);
         step = next;
       }
       assert.equal((await core.report(success(step))).taskState, 'complete');

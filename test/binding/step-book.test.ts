@@ -6,31 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { StepBook } from '../../sdk/src/binding/pg/step-book.ts';
 import type { ClaimedStep } from '../../sdk/src/protocol/types.ts';
+import { claimedStep } from '../../sdk/test/handler/claimed-step.ts';
 
 const events = { onSpace: () => {}, onSettled: () => {} };
 
 function step(id: string): ClaimedStep {
-  return {
-    msgId: 1,
-    taskId: 't',
-    stepId: id,
-    stepName: 's',
-    handler: 'h',
-    stepType: 'standard',
-    attempt: 1,
-    maxAttempts: 3,
-    delivery: 1,
-    timeoutMs: 1_000,
-    leaseExpiresAt: new Date(Date.now() + 30_000),
-    namespace: 'ns',
-    taskName: 't',
-    taskVersion: '1.0.0',
-    correlationId: 'c',
-    context: {},
-    inputs: {},
-    dependencyResults: {},
-    successors: [],
-  };
+  return claimedStep({ stepId: id });
 }
 
 const steps = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => step(`s${from + i}`));

@@ -147,10 +147,10 @@ describe('fan-out', () => {
     expect(deps).toMatchObject({ work: ['split'], 'work[0]': ['split'], merge: ['split', 'work[0]', 'work[1]', 'work[2]'] });
 
     const instances = await claimAll('fan_ns');
-    expect(instances.map((s) => [s.stepName, s.dependencyResults, s.successors])).toEqual([
-      ['work[0]', { split: { rows: 3 } }, ['merge']],
-      ['work[1]', { split: { rows: 3 } }, ['merge']],
-      ['work[2]', { split: { rows: 3 } }, ['merge']],
+    expect(instances.map((s) => [s.stepName, s.dependencyResults, s.successors, s.dependencyNames])).toEqual([
+      ['work[0]', { split: { rows: 3 } }, ['merge'], ['split']],
+      ['work[1]', { split: { rows: 3 } }, ['merge'], ['split']],
+      ['work[2]', { split: { rows: 3 } }, ['merge'], ['split']],
     ]);
     for (const [i, step] of instances.entries()) {
       expect(await succeed(step, { doubled: i * 2 })).toMatchObject({ enqueued: i === 2 ? 1 : 0, taskState: 'in_progress' });
@@ -172,6 +172,15 @@ describe('fan-out', () => {
     expect(await stepStates(taskId)).toEqual({ split: 'complete', work: 'skipped', merge: 'enqueued' });
     const merge = await claimNamed('fan_zero_ns', 'merge');
     expect(merge.dependencyResults).toEqual({ split: { rows: 0 } });
+    // The template's dependency, the worker step, is named: the handler can tell this empty batch
+    // from a misspelt worker step name.
+    expect(merge.dependencyNames).toEqual(['work']);
+    const ctx = createStepContext(merge, {
+      signal: new AbortController().signal,
+      logger: createStepLogger(() => {}, { taskId, stepId: merge.stepId, stepName: 'merge', correlationId: '', handler: 'h.merge' }),
+    });
+    expect(ctx.batchResults('work')).toEqual([]);
+    expect(() => ctx.batchResults('wrok')).toThrow('step "merge" has no dependency named "wrok"; its dependencies are: work');
     expect(await succeed(merge)).toMatchObject({ taskState: 'complete' });
   });
 

@@ -158,6 +158,7 @@ describe('claim_steps', () => {
       inputs: { greeting: 'hi' },
       dependencyResults: {},
       successors: ['second'],
+      dependencyNames: [],
     });
     expect(step.leaseExpiresAt.getTime()).toBeGreaterThan(Date.now() + 20_000);
 
@@ -170,6 +171,7 @@ describe('claim_steps', () => {
       inputs: { n: 2 },
       dependencyResults: { first: { token: 'abc' } },
       successors: [],
+      dependencyNames: ['first'],
     });
   });
 

@@ -111,6 +111,7 @@ describe('report_and_claim', () => {
     expect(join.results.map((r) => r.accepted)).toEqual([true, true]);
     expect(join.claim.claimed.map((step) => step.stepName)).toEqual(['d']);
     expect(Object.keys(join.claim.claimed[0]!.dependencyResults).sort()).toEqual(['b', 'c']);
+    expect([...join.claim.claimed[0]!.dependencyNames].sort()).toEqual(['b', 'c']);
   });
 
   it('gives every enqueued successor its own message: leased for those it claimed, visible for the rest', async () => {

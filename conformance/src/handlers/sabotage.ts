@@ -33,7 +33,7 @@ export function dropDependencyResult(handler: HandlerDefinition): HandlerDefinit
         ...ctx,
         dependencyResults: Object.freeze(kept),
         dependencyResult(stepName: string): JsonValue {
-          if (!Object.hasOwn(kept, stepName)) throw new UnknownDependencyError(ctx.stepName, stepName, names);
+          if (!Object.hasOwn(kept, stepName)) throw new UnknownDependencyError(ctx.stepName, stepName, names, ctx.dependencyNames);
           return kept[stepName] as JsonValue;
         },
       });

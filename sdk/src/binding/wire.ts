@@ -121,6 +121,7 @@ export function claimedStepFromWire(value: unknown, where = 'step'): ClaimedStep
     inputs: jsonObject(o, 'inputs', where),
     dependencyResults: jsonObject(o, 'dependencyResults', where),
     successors: stringArray(o.successors, `${where}.successors`),
+    dependencyNames: stringArray(o.dependencyNames, `${where}.dependencyNames`),
   };
 }
 

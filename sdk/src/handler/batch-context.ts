@@ -6,7 +6,7 @@
  * alone tells an instance from any other step.
  */
 import type { JsonObject, JsonValue } from '../protocol/types.ts';
-import { NotABatchInstanceError, NotABatchWorkerStepError } from './errors.ts';
+import { NotABatchInstanceError, NotABatchWorkerStepError, UnknownDependencyError } from './errors.ts';
 
 const INSTANCE_NAME = /^([a-z][a-z0-9_]*)\[(\d+)\]$/;
 
@@ -35,12 +35,21 @@ export function batchItemOf<T>(stepName: string, inputs: JsonObject): BatchItem<
 
 /**
  * The results of the instances of `workerStepName` among a step's dependency results, in item
- * order. Empty when the batch had no items (nothing tells that apart from a misspelt name, so
- * name the worker step as the template does). Throws NotABatchWorkerStepError when the name is
- * one of the step's ordinary dependencies, e.g. the batch step itself.
+ * order; empty when the batch had no items. Throws NotABatchWorkerStepError when the name is one
+ * of the step's ordinary dependencies with a result (e.g. the batch step itself), and
+ * UnknownDependencyError when it is not among the step's template dependencies (a misspelt name
+ * would otherwise look like an empty batch).
  */
-export function batchResultsOf<T>(stepName: string, dependencyResults: Readonly<Record<string, JsonValue>>, workerStepName: string): T[] {
+export function batchResultsOf<T>(
+  stepName: string,
+  dependencyResults: Readonly<Record<string, JsonValue>>,
+  dependencyNames: readonly string[],
+  workerStepName: string,
+): T[] {
   if (Object.hasOwn(dependencyResults, workerStepName)) throw new NotABatchWorkerStepError(stepName, workerStepName);
+  if (!dependencyNames.includes(workerStepName)) {
+    throw new UnknownDependencyError(stepName, workerStepName, Object.keys(dependencyResults), dependencyNames);
+  }
   const found: Array<{ index: number; result: JsonValue }> = [];
   for (const [name, result] of Object.entries(dependencyResults)) {
     const match = INSTANCE_NAME.exec(name);

@@ -73,20 +73,35 @@ export class WorkerShutdownError extends TaskerError {
   }
 }
 
-/** `ctx.dependencyResult(name)` named a step whose result this step did not receive (not a dependency, or skipped). */
+/**
+ * `ctx.dependencyResult(name)` named a step whose result this step did not receive, or
+ * `ctx.batchResults(name)` a step that is not one of its dependencies. The message says which:
+ * `name` is not among the template's `dependencies` of the step (a misspelling), or it is but has
+ * no result (a decision skipped it, or it is a batch worker step, read with ctx.batchResults).
+ */
 export class UnknownDependencyError extends TaskerError {
+  /** Whether `dependency` is one of the step's template dependencies (then it has no result). */
+  readonly isDependency: boolean;
+
   constructor(
     readonly stepName: string,
     readonly dependency: string,
+    /** The names of the dependency results the step received. */
     readonly available: readonly string[],
+    /** The step's template dependencies (ClaimedStep.dependencyNames). */
+    readonly dependencies: readonly string[] = [],
   ) {
+    const isDependency = dependencies.includes(dependency);
     super(
       'DEPENDENCY_UNKNOWN',
-      `step "${stepName}" has no result from a dependency named "${dependency}"; ` +
-        (available.length === 0
-          ? 'no dependency results are available (it has no dependencies, or they were skipped)'
-          : `results are available from: ${available.join(', ')}`),
+      isDependency
+        ? `step "${stepName}" has no result from its dependency "${dependency}": a decision skipped it, or it is a batch ` +
+            `worker step (read its instances' results with ctx.batchResults("${dependency}"))`
+        : `step "${stepName}" has no dependency named "${dependency}"; ` +
+            (dependencies.length === 0 ? 'it has no dependencies' : `its dependencies are: ${dependencies.join(', ')}`) +
+            (available.length === 0 ? '' : `; results are available from: ${available.join(', ')}`),
     );
+    this.isDependency = isDependency;
   }
 }
 

@@ -39,12 +39,21 @@ export interface StepContext<
   readonly inputs: JsonObject;
   /** Results of the step's completed dependencies, by step name. */
   readonly dependencyResults: Readonly<TDeps>;
-  /** Typed getter; throws UnknownDependencyError naming the step and the available dependency names. */
+  /**
+   * The step's `dependencies` in its template: a convergence step names the batch worker step
+   * (`process_chunk`), not its instances; a dependency a decision skipped is named but has no result.
+   */
+  readonly dependencyNames: readonly string[];
+  /**
+   * Typed getter; throws UnknownDependencyError when the step has no result of that name, saying
+   * whether the name is not a dependency at all or a dependency without a result (skipped).
+   */
   dependencyResult<K extends keyof TDeps & string>(stepName: K): TDeps[K];
   /**
    * In a step after a batch worker step (a convergence step): the result of every instance of
    * `workerStepName`, in the order of the items the batch step fanned out; `[]` when there were
-   * none. Throws NotABatchWorkerStepError when the name is an ordinary dependency of this step.
+   * none. Throws UnknownDependencyError when the name is not one of this step's template
+   * dependencies, and NotABatchWorkerStepError when it is an ordinary dependency with a result.
    */
   batchResults<T = JsonValue>(workerStepName: string): T[];
   /** In a batch instance: its item, index and the batch size. Throws NotABatchInstanceError elsewhere. */
@@ -66,6 +75,7 @@ export interface StepContext<
 /** Builds the context a handler receives for one claimed step. */
 export function createStepContext(step: ClaimedStep, options: { signal: AbortSignal; logger: StepLogger }): StepContext {
   const dependencyResults: Readonly<Record<string, JsonValue>> = Object.freeze({ ...step.dependencyResults });
+  const dependencyNames: readonly string[] = Object.freeze([...step.dependencyNames]);
   return Object.freeze({
     taskId: step.taskId,
     stepId: step.stepId,
@@ -78,13 +88,15 @@ export function createStepContext(step: ClaimedStep, options: { signal: AbortSig
     context: step.context,
     inputs: step.inputs,
     dependencyResults,
+    dependencyNames,
     dependencyResult(stepName: string): JsonValue {
       if (!Object.hasOwn(dependencyResults, stepName)) {
-        throw new UnknownDependencyError(step.stepName, stepName, Object.keys(dependencyResults));
+        throw new UnknownDependencyError(step.stepName, stepName, Object.keys(dependencyResults), dependencyNames);
       }
       return dependencyResults[stepName] as JsonValue;
     },
-    batchResults: <T = JsonValue>(workerStepName: string): T[] => batchResultsOf<T>(step.stepName, dependencyResults, workerStepName),
+    batchResults: <T = JsonValue>(workerStepName: string): T[] =>
+      batchResultsOf<T>(step.stepName, dependencyResults, dependencyNames, workerStepName),
     batchItem: <T = JsonValue>(): BatchItem<T> => batchItemOf<T>(step.stepName, step.inputs),
     attempt: step.attempt,
     maxAttempts: step.maxAttempts,

@@ -31,6 +31,7 @@ export interface ClaimRow {
   inputs: JsonObject | null;
   dependency_results: Record<string, JsonValue> | null;
   successors: string[] | null;
+  dependency_names: string[] | null;
 }
 
 function toClaimedStep(row: ClaimRow): ClaimedStep {
@@ -71,6 +72,7 @@ function toClaimedStep(row: ClaimRow): ClaimedStep {
     inputs: row.inputs ?? {},
     dependencyResults: row.dependency_results ?? {},
     successors: row.successors ?? [],
+    dependencyNames: row.dependency_names ?? [],
   };
 }
 

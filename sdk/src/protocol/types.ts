@@ -130,6 +130,11 @@ export interface ClaimedStep {
   dependencyResults: Record<string, JsonValue>;
   /** Names of the steps that depend on this one (a decision step chooses among them). */
   successors: string[];
+  /**
+   * The step's `dependencies` in its template. A convergence step names the batch worker step
+   * (`process_chunk`), not its instances; a batch instance has its worker step's dependencies.
+   */
+  dependencyNames: string[];
 }
 
 /** A message the claim read but did not hand out. */

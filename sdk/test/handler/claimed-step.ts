@@ -26,6 +26,7 @@ export function claimedStep(overrides: Partial<ClaimedStep> = {}): ClaimedStep {
     inputs: { currency: 'EUR' },
     dependencyResults: { validate: { total: 42 } },
     successors: ['ship', 'notify'],
+    dependencyNames: ['validate'],
     ...overrides,
   };
 }

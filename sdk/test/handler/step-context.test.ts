@@ -42,17 +42,45 @@ describe('StepContext', () => {
     expect(await executeStep(handler, claimedStep(), options)).toMatchObject({ result: { charged: 42 } });
   });
 
-  it('the typed getter throws UnknownDependencyError naming the step and the available names', () => {
-    const ctx = createStepContext(claimedStep({ dependencyResults: { validate: 1, reserve: 2 } }), options);
+  it('the typed getter throws UnknownDependencyError naming the step, its dependencies and the results', () => {
+    const ctx = createStepContext(
+      claimedStep({ dependencyResults: { validate: 1, reserve: 2 }, dependencyNames: ['validate', 'reserve'] }),
+      options,
+    );
     expect(() => ctx.dependencyResult('valdiate')).toThrow(UnknownDependencyError);
     expect(() => ctx.dependencyResult('valdiate')).toThrow(
-      'step "charge" has no result from a dependency named "valdiate"; results are available from: validate, reserve',
+      'step "charge" has no dependency named "valdiate"; its dependencies are: validate, reserve; ' +
+        'results are available from: validate, reserve',
     );
-    expect(() => createStepContext(claimedStep({ dependencyResults: {} }), options).dependencyResult('x')).toThrow(
-      /no dependency results are available/,
-    );
+    expect(
+      () => createStepContext(claimedStep({ dependencyResults: {}, dependencyNames: [] }), options).dependencyResult('x'),
+    ).toThrow('step "charge" has no dependency named "x"; it has no dependencies');
     // An inherited property is not a dependency.
     expect(() => ctx.dependencyResult('toString')).toThrow(UnknownDependencyError);
+    expect(ctx.dependencyNames).toEqual(['validate', 'reserve']);
+    expect(Object.isFrozen(ctx.dependencyNames)).toBe(true);
+  });
+
+  it('a dependency without a result (skipped by a decision) is told apart from a name that is no dependency', () => {
+    const ctx = createStepContext(
+      claimedStep({ stepName: 'notify', dependencyResults: { approve: true }, dependencyNames: ['approve', 'review'] }),
+      options,
+    );
+    const skipped = (() => {
+      try {
+        ctx.dependencyResult('review');
+      } catch (error) {
+        return error;
+      }
+      throw new Error('dependencyResult("review") returned');
+    })();
+    expect(skipped).toBeInstanceOf(UnknownDependencyError);
+    expect(skipped).toMatchObject({ code: 'DEPENDENCY_UNKNOWN', isDependency: true, dependency: 'review' });
+    expect((skipped as Error).message).toBe(
+      'step "notify" has no result from its dependency "review": a decision skipped it, or it is a batch worker step ' +
+        '(read its instances\' results with ctx.batchResults("review"))',
+    );
+    expect(() => ctx.dependencyResult('reveiw')).toThrow(expect.objectContaining({ isDependency: false }));
   });
 
   it('a null dependency result is a result, not a missing one', () => {
@@ -88,6 +116,7 @@ describe('StepContext: batches', () => {
         stepName: 'merge',
         // Keys in no useful order (jsonb sorts keys by length first; JSON.parse keeps that order).
         dependencyResults: { 'chunk[10]': 'k', split: { rows: 12 }, 'chunk[2]': 'c', 'chunk[0]': 'a', 'chunk[1]': 'b', 'other[0]': 'x' },
+        dependencyNames: ['chunk', 'other'],
       }),
       options,
     );
@@ -96,9 +125,17 @@ describe('StepContext: batches', () => {
     expectTypeOf(ctx.batchResults<{ rows: number }>('chunk')).toEqualTypeOf<Array<{ rows: number }>>();
   });
 
-  it('batchResults() is empty when the batch had no items, and refuses an ordinary dependency', () => {
-    const ctx = createStepContext(claimedStep({ stepName: 'merge', dependencyResults: { split: { rows: 0 } } }), options);
+  it('batchResults() is empty when the batch had no items, and refuses an ordinary dependency and a misspelt name', () => {
+    // After an empty fan-out the convergence step depends on the batch step in place of the instances.
+    const ctx = createStepContext(
+      claimedStep({ stepName: 'merge', dependencyResults: { split: { rows: 0 } }, dependencyNames: ['chunk'] }),
+      options,
+    );
     expect(ctx.batchResults('chunk')).toEqual([]);
+    expect(() => ctx.batchResults('chunks')).toThrow(UnknownDependencyError);
+    expect(() => ctx.batchResults('chunks')).toThrow(
+      'step "merge" has no dependency named "chunks"; its dependencies are: chunk; results are available from: split',
+    );
     expect(() => ctx.batchResults('split')).toThrow(NotABatchWorkerStepError);
     expect(() => ctx.batchResults('split')).toThrow(
       '"split" is an ordinary dependency of step "merge", not a batch worker step: ctx.batchResults() takes the template name ' +

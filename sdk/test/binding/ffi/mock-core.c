@@ -126,7 +126,7 @@ char *tasker_core_next(uint64_t handle, uint32_t max, uint32_t timeout_ms) {
       "\"stepType\":\"standard\",\"attempt\":1,\"maxAttempts\":3,\"delivery\":1,\"timeoutMs\":1000,"
       "\"leaseExpiresAt\":\"2030-01-01T00:00:00.000Z\",\"namespace\":\"ns\",\"taskName\":\"t\","
       "\"taskVersion\":\"1\",\"correlationId\":\"c\",\"context\":{\"producedAt\":%.3f},\"inputs\":{},"
-      "\"dependencyResults\":{},\"successors\":[]}",
+      "\"dependencyResults\":{},\"successors\":[],\"dependencyNames\":[]}",
       i ? "," : "", consumed, consumed, produced_at[consumed % RING]);
   }
   strcpy(out, "]}");
