@@ -195,8 +195,18 @@ async function checkServerVersion(client: pg.Client): Promise<void> {
     "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
   );
   const row = rows[0];
-  if (row !== undefined && Number(row.num) < MINIMUM_SERVER_VERSION_NUM) {
-    throw new UnsupportedServerVersionError(row.version, MINIMUM_SERVER_VERSION);
+  if (row !== undefined) refuseUnsupportedServer(row.num, row.version);
+}
+
+/**
+ * Throws UnsupportedServerVersionError when `server_version_num` is below PostgreSQL 15's, or is
+ * not a number (then nothing says the server is new enough). Exported for its test: no server
+ * older than 15 can be installed next to the tests.
+ */
+export function refuseUnsupportedServer(serverVersionNum: string, serverVersion: string): void {
+  const num = Number(serverVersionNum);
+  if (!Number.isInteger(num) || num < MINIMUM_SERVER_VERSION_NUM) {
+    throw new UnsupportedServerVersionError(serverVersion, MINIMUM_SERVER_VERSION);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   MigrationFileMissingError,
   MigrationTimeoutError,
   PgmqNotInstalledError,
+  UnsupportedServerVersionError,
   ensurePgmq,
   buildDatabaseUrl,
   parseDatabaseUrl,
@@ -18,6 +19,7 @@ import {
   type RunMigrationsOptions,
 } from '../../src/index.ts';
 import { findFreePort } from '../../src/db/free-port.ts';
+import { refuseUnsupportedServer } from '../../src/db/migration-runner.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { tempDir, writeFiles, type TempDir } from '../support/temp-dir.ts';
 
@@ -150,6 +152,22 @@ describe('runMigrations on an empty database', () => {
     expect(recorded.rows.map((row) => row.name)).toEqual(['0001_ok.sql']);
     const tableB = await db.pool.query<{ present: boolean }>(`SELECT to_regclass('b') IS NOT NULL AS present`);
     expect(tableB.rows[0]?.present).toBe(false);
+  });
+});
+
+describe('server version', () => {
+  it('refuses a server older than PostgreSQL 15 by name, before any file', () => {
+    // No older server can be installed here, so the rule is checked on the values it reads
+    // (server_version_num and server_version); the runs above pass it on a real server.
+    expect(() => refuseUnsupportedServer('140013', '14.13')).toThrow(UnsupportedServerVersionError);
+    expect(() => refuseUnsupportedServer('140013', '14.13')).toThrow(
+      'PostgreSQL 15 or later is required; this server is PostgreSQL 14.13. Upgrade it, or unset DATABASE_URL to use the embedded server.',
+    );
+    expect(() => refuseUnsupportedServer('149999', '14beta')).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_SERVER_VERSION' }));
+    expect(() => refuseUnsupportedServer('', 'unknown')).toThrow(UnsupportedServerVersionError);
+    expect(() => refuseUnsupportedServer('150000', '15.0')).not.toThrow();
+    expect(() => refuseUnsupportedServer('150018', '15.18 (Debian 15.18-0+deb12u1)')).not.toThrow();
+    expect(() => refuseUnsupportedServer('180004', '18.4')).not.toThrow();
   });
 });
 
