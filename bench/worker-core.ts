@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createDatabase, dropDatabase, resolveDatabase, runMigrations, withDatabaseName } from '@tasker/sdk';
 import { loadBinding, type BindingModule, type WorkerCore } from '@tasker/sdk/binding';
+import { maxReportsInFlight } from '@tasker/sdk/worker';
 
 const { values } = parseArgs({
   options: {
@@ -69,22 +70,20 @@ async function roundTrip(core: WorkerCore, count: number, batch: number): Promis
   return ((performance.now() - started) * 1000) / count;
 }
 
-/** The Worker's bound on reports waiting for the database: 2 × the default reportBatchMax. */
-const MAX_REPORTING = 200;
-
 /**
  * Runs `count` steps through `slots` concurrent no-op handlers, the way the Worker runs them: a
  * slot takes its next step as soon as its handler is done, without waiting for the report's
- * commit, and no slot takes one while MAX_REPORTING reports are unanswered. Returns steps/s.
+ * commit, and no slot takes one while `maxReporting` reports are unanswered (the Worker's bound,
+ * maxReportsInFlight). Returns steps/s.
  */
-async function throughput(core: WorkerCore, count: number, slots: number): Promise<number> {
+async function throughput(core: WorkerCore, count: number, slots: number, maxReporting: number): Promise<number> {
   const started = performance.now();
   let taken = 0;
   const reporting = new Set<Promise<void>>();
   await Promise.all(
     Array.from({ length: slots }, async () => {
       while (taken < count) {
-        while (reporting.size >= MAX_REPORTING) await Promise.race(reporting);
+        while (reporting.size >= maxReporting) await Promise.race(reporting);
         const [step] = await core.next(1, 1000);
         if (step === undefined) continue;
         taken += 1;
@@ -158,11 +157,12 @@ try {
 
   if (parts.has('tp')) {
     await createTasks(pool, 'bench_tp', tasks);
-    const core = await binding.createWorkerCore({ databaseUrl: url, workerId: 'bench', namespaces: ['bench_tp'] });
+    const config = { databaseUrl: url, workerId: 'bench', namespaces: ['bench_tp'] };
+    const core = await binding.createWorkerCore(config);
     // CPU of this process (every thread: JS, the native core's, libuv's) per step: what the
     // binding costs the machine besides PostgreSQL's own work.
     const cpu = process.cpuUsage();
-    result['throughput_steps_per_s'] = Math.round(await throughput(core, tasks, concurrency));
+    result['throughput_steps_per_s'] = Math.round(await throughput(core, tasks, concurrency, maxReportsInFlight(config)));
     const used = process.cpuUsage(cpu);
     result['client_cpu_us_per_step'] = Math.round((used.user + used.system) / tasks);
     result['tasks'] = tasks;

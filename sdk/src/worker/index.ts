@@ -4,3 +4,4 @@ export { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerCoreTuning
 export type { StepFinishedEvent } from './events.ts';
 export type { WorkerObserver } from './observer.ts';
 export { onShutdownSignal } from './shutdown-signals.ts';
+export { maxReportsInFlight } from './report-bound.ts';

@@ -4,7 +4,6 @@
  * same code runs on Node, Bun and Deno; everything runtime-specific lives in the binding and in
  * shutdown-signals.ts.
  */
-import { resolveCoreConfig } from '../binding/pg/config.ts';
 import { loadBinding } from '../binding/select.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCore } from '../binding/types.ts';
 import type { TaskerConfig } from '../config/types.ts';
@@ -24,6 +23,7 @@ import { startWorkerHealth, type WorkerHealthHandle } from '../server/worker-hea
 import type { StepFinishedEvent } from './events.ts';
 import type { WorkerObserver } from './observer.ts';
 import { resolveLogWriter, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+import { maxReportsInFlight } from './report-bound.ts';
 import { onShutdownSignal } from './shutdown-signals.ts';
 
 /** How long one next() call waits for work before the loop looks at its state again. */
@@ -144,8 +144,7 @@ export class Worker {
       const module = await loadBinding(binding, allowBindingFallback === undefined ? {} : { allowFallback: allowBindingFallback });
       const coreConfig = { ...core, databaseUrl, workerId, namespaces, ...(mode === undefined ? {} : { mode }) };
       this.core = await module.createWorkerCore(coreConfig);
-      // Two flushes' worth of reports on their way: one in flight while the next fills.
-      this.maxReporting = 2 * resolveCoreConfig(coreConfig).reportBatchMax;
+      this.maxReporting = maxReportsInFlight(coreConfig);
       this.bindingName = module.name;
       const { web, grpc } = this.options;
       if (web !== undefined || grpc !== undefined) {
