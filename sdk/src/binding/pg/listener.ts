@@ -5,8 +5,7 @@
  * delay schedules the ring for then (retries with backoff). Losing the connection is reported to
  * the core (onLost); the core's recovery calls ensureConnected() to subscribe again.
  */
-import pg from 'pg';
-import { quoteIdentifier } from '../../db/sql-identifier.ts';
+import { ListenConnection, ListenConnectionClosedError } from '../../db/listen-connection.ts';
 
 const CHANNEL_PREFIX = 'tasker_queue_';
 /** Timers may fire a little early on some runtimes; the messages must be visible by then. */
@@ -23,45 +22,33 @@ export interface QueueListenerOptions {
 }
 
 export class QueueListener {
-  private client: pg.Client | undefined;
   private stopped = false;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly connection: ListenConnection;
 
-  constructor(private readonly options: QueueListenerOptions) {}
+  constructor(private readonly options: QueueListenerOptions) {
+    this.connection = new ListenConnection({
+      databaseUrl: options.databaseUrl,
+      applicationName: options.applicationName,
+      channels: options.namespaces.map((namespace) => CHANNEL_PREFIX + namespace),
+      onNotification: (channel, payload) => this.notified(channel, payload),
+      onLost: (error) => options.onLost(error),
+    });
+  }
 
   get connected(): boolean {
-    return this.client !== undefined;
+    return this.connection.connected;
   }
 
   /** Connects and subscribes, unless already connected or closed. Throws when it cannot. */
   async ensureConnected(): Promise<void> {
-    if (this.stopped || this.client !== undefined) return;
-    const client = new pg.Client({
-      connectionString: this.options.databaseUrl,
-      application_name: this.options.applicationName,
-      connectionTimeoutMillis: 5_000,
-      keepAlive: true,
-    });
-    // Errors of a client we already gave up on must not crash the process.
-    client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));
-    client.on('notification', (message) => this.notified(message.channel, message.payload));
+    if (this.stopped) return;
     try {
-      await client.connect();
-      for (const namespace of this.options.namespaces) {
-        await client.query(`LISTEN ${quoteIdentifier(CHANNEL_PREFIX + namespace)}`);
-      }
+      await this.connection.open();
     } catch (error) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
+      if (error instanceof ListenConnectionClosedError) return;
       throw error;
     }
-    if (this.stopped) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
-      return;
-    }
-    this.client = client;
   }
 
   /** Unsubscribes, closes the connection and cancels scheduled wake-ups. */
@@ -69,20 +56,7 @@ export class QueueListener {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    const client = this.client;
-    this.client = undefined;
-    if (client !== undefined) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
-    }
-  }
-
-  private lost(client: pg.Client, error: unknown): void {
-    if (this.client !== client) return;
-    this.client = undefined;
-    client.removeAllListeners('end');
-    client.end().catch(() => {});
-    if (!this.stopped) this.options.onLost(error);
+    await this.connection.close();
   }
 
   private notified(channel: string, payload: string | undefined): void {
