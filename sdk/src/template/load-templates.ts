@@ -26,7 +26,7 @@ export async function loadTemplateFile(path: string): Promise<TaskTemplate> {
  * naming both.
  */
 export async function loadTemplateDir(dir: string): Promise<Array<{ file: string; template: TaskTemplate }>> {
-  const files = (await listYamlFiles(dir)).sort();
+  const files = await listTemplateFiles(dir);
   const loaded: Array<{ file: string; template: TaskTemplate }> = [];
   const byKey = new Map<string, string>();
   for (const file of files) {
@@ -38,6 +38,14 @@ export async function loadTemplateDir(dir: string): Promise<Array<{ file: string
     loaded.push({ file, template });
   }
   return loaded;
+}
+
+/**
+ * Every `*.yaml` / `*.yml` file below `dir`, sorted, skipping dot-files and following symbolic
+ * links; throws TemplateError when `dir` cannot be read.
+ */
+export async function listTemplateFiles(dir: string): Promise<string[]> {
+  return (await listYamlFiles(dir)).sort();
 }
 
 async function listYamlFiles(dir: string): Promise<string[]> {
