@@ -147,7 +147,12 @@ describe('the service targets run as their images run them', () => {
 
     expect(stage.healthcheck, `${target}: HEALTHCHECK`).toContain(`/health`);
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
-    for (const [name, value] of Object.entries(stage.env)) env[name] = value.startsWith(IMAGE_ROOT) ? join(ROOT, value.slice(IMAGE_ROOT.length)) : value;
+    // Paths in the image map to the repository, except caches (Deno's, Bun's), which go to a
+    // directory of the test's own rather than into the checkout.
+    for (const [name, value] of Object.entries(stage.env)) {
+      if (value.startsWith(`${IMAGE_ROOT}/.cache/`)) env[name] = join(configDir, value.slice(IMAGE_ROOT.length));
+      else env[name] = value.startsWith(IMAGE_ROOT) ? join(ROOT, value.slice(IMAGE_ROOT.length)) : value;
+    }
     Object.assign(env, {
       TASKER_CONFIG_PATH: localConfig,
       DATABASE_URL: db.url,
