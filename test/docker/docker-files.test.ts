@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseToml } from 'smol-toml';
 import { parse } from 'yaml';
 import { CONFIG_KEYS } from '../../sdk/src/config/schema.ts';
 import { ROOT, runCli } from '../cli/run-cli.ts';
@@ -100,6 +101,17 @@ describe('compose files and Dockerfiles', () => {
           if (/^(TASKER_|DEPLOYMENT_MODE$|DB_MIGRATION_)/.test(variable)) expect(KNOWN_ENV, `${where}.environment.${variable}`).toContain(variable);
         }
       }
+    }
+  });
+
+  it("Makefile.toml's docker tasks name compose files that exist", () => {
+    const makefile = parseToml(readFileSync(join(ROOT, 'Makefile.toml'), 'utf8')) as { tasks: Record<string, { command?: string; args?: string[] }> };
+    const docker = Object.entries(makefile.tasks).filter(([, task]) => task.command === 'docker');
+    expect(docker.map(([name]) => name).sort()).toEqual(['docker-down', 'docker-logs', 'docker-up', 'docker-up-server']);
+    for (const [name, task] of docker) {
+      const args = task.args ?? [];
+      const file = args[args.indexOf('-f') + 1];
+      expect(COMPOSE_FILES, `Makefile.toml tasks.${name}`).toContain(file);
     }
   });
 
