@@ -5,6 +5,7 @@
  */
 import { TaskerError } from '../errors.ts';
 import type { JsonObject } from '../protocol/types.ts';
+import { closest } from '../template/did-you-mean.ts';
 
 // The SQL protocol accepts retry_after_ms from 0 to one day (migrations/0005_report.sql).
 const MAX_RETRY_AFTER_MS = 86_400_000;
@@ -92,6 +93,7 @@ export class UnknownDependencyError extends TaskerError {
     readonly dependencies: readonly string[] = [],
   ) {
     const isDependency = dependencies.includes(dependency);
+    const suggestion = isDependency ? undefined : closest(dependency, [...new Set([...dependencies, ...available])]);
     super(
       'DEPENDENCY_UNKNOWN',
       isDependency
@@ -99,7 +101,8 @@ export class UnknownDependencyError extends TaskerError {
             `worker step (read its instances' results with ctx.batchResults("${dependency}"))`
         : `step "${stepName}" has no dependency named "${dependency}"; ` +
             (dependencies.length === 0 ? 'it has no dependencies' : `its dependencies are: ${dependencies.join(', ')}`) +
-            (available.length === 0 ? '' : `; results are available from: ${available.join(', ')}`),
+            (available.length === 0 ? '' : `; results are available from: ${available.join(', ')}`) +
+            (suggestion === undefined ? '' : `; did you mean "${suggestion}"?`),
     );
     this.isDependency = isDependency;
   }

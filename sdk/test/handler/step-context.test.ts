@@ -50,11 +50,11 @@ describe('StepContext', () => {
     expect(() => ctx.dependencyResult('valdiate')).toThrow(UnknownDependencyError);
     expect(() => ctx.dependencyResult('valdiate')).toThrow(
       'step "charge" has no dependency named "valdiate"; its dependencies are: validate, reserve; ' +
-        'results are available from: validate, reserve',
+        'results are available from: validate, reserve; did you mean "validate"?',
     );
     expect(
       () => createStepContext(claimedStep({ dependencyResults: {}, dependencyNames: [] }), options).dependencyResult('x'),
-    ).toThrow('step "charge" has no dependency named "x"; it has no dependencies');
+    ).toThrow(/^step "charge" has no dependency named "x"; it has no dependencies$/);
     // An inherited property is not a dependency.
     expect(() => ctx.dependencyResult('toString')).toThrow(UnknownDependencyError);
     expect(ctx.dependencyNames).toEqual(['validate', 'reserve']);
@@ -134,7 +134,8 @@ describe('StepContext: batches', () => {
     expect(ctx.batchResults('chunk')).toEqual([]);
     expect(() => ctx.batchResults('chunks')).toThrow(UnknownDependencyError);
     expect(() => ctx.batchResults('chunks')).toThrow(
-      'step "merge" has no dependency named "chunks"; its dependencies are: chunk; results are available from: split',
+      'step "merge" has no dependency named "chunks"; its dependencies are: chunk; results are available from: split; ' +
+        'did you mean "chunk"?',
     );
     expect(() => ctx.batchResults('split')).toThrow(NotABatchWorkerStepError);
     expect(() => ctx.batchResults('split')).toThrow(
