@@ -41,7 +41,12 @@ export function postgresBinaryPackageName(os: string = platform(), cpu: string =
  */
 export function resolvePostgresBinaries(env: Readonly<Record<string, string | undefined>> = process.env): PostgresBinaries {
   const override = env.TASKER_PG_BIN_DIR;
-  if (override !== undefined && override !== '') return binariesIn(override, `TASKER_PG_BIN_DIR (${override})`);
+  if (override !== undefined && override !== '') {
+    const source = `TASKER_PG_BIN_DIR (${override})`;
+    return binariesIn(override, source, (program) =>
+      `${program} does not exist: ${source} must name a PostgreSQL (15 or later) bin directory holding initdb, pg_ctl and postgres, e.g. /usr/lib/postgresql/15/bin`,
+    );
+  }
   const packageName = postgresBinaryPackageName();
   const entry = resolveFrom(import.meta.url, packageName) ?? resolveViaEmbeddedPostgres(packageName);
   if (entry === undefined) {
@@ -51,11 +56,13 @@ export function resolvePostgresBinaries(env: Readonly<Record<string, string | un
     );
   }
   // The package's entry point is dist/index.js; the programs live in native/bin beside it.
-  return binariesIn(join(dirname(entry), '..', 'native', 'bin'), packageName);
+  return binariesIn(join(dirname(entry), '..', 'native', 'bin'), packageName, (program) =>
+    `${program} is missing from ${packageName}; reinstall it with \`npm install\` (its postinstall script must be allowed to run)`,
+  );
 }
 
-/** The three programs in `binDir`; `source` names where it came from in the error when one is missing. */
-function binariesIn(binDir: string, source: string): PostgresBinaries {
+/** The three programs in `binDir` (`source`: where it came from); `missing` words the error for one that is not there. */
+function binariesIn(binDir: string, source: string, missing: (program: string) => string): PostgresBinaries {
   const suffix = platform() === 'win32' ? '.exe' : '';
   const binaries: PostgresBinaries = {
     packageName: source,
@@ -66,11 +73,7 @@ function binariesIn(binDir: string, source: string): PostgresBinaries {
   };
   for (const program of [binaries.initdb, binaries.pgCtl, binaries.postgres]) {
     if (!existsSync(program)) {
-      throw new EmbeddedPostgresBinariesMissingError(
-        source.startsWith('TASKER_PG_BIN_DIR')
-          ? `${program} does not exist: ${source} must name a PostgreSQL (15 or later) bin directory holding initdb, pg_ctl and postgres, e.g. /usr/lib/postgresql/15/bin`
-          : `${program} is missing from ${source}; reinstall it with \`npm install\` (its postinstall script must be allowed to run)`,
-      );
+      throw new EmbeddedPostgresBinariesMissingError(missing(program));
     }
   }
   return binaries;
