@@ -59,8 +59,9 @@ export async function prepareTestServer(options: PrepareTestServerOptions = {}):
     await createDatabase(adminUrl, templateDatabase);
     // Standard mode whatever DEPLOYMENT_MODE says: the template must be fully migrated.
     const result = await runMigrations({ databaseUrl: withDatabaseName(adminUrl, templateDatabase), mode: 'standard', log });
+    const serverVersion = await checkServerMajor(adminUrl, process.env.TASKER_TEST_PG_MAJOR);
     summary =
-      `${redactDatabaseUrl(adminUrl)}${database.embedded === undefined ? '' : ' (embedded)'}: ` +
+      `${redactDatabaseUrl(adminUrl)}${database.embedded === undefined ? '' : ' (embedded)'}, PostgreSQL ${serverVersion}: ` +
       `template ${templateDatabase} with PGMQ ${result.pgmq.version} (${result.pgmq.method}, ${result.pgmq.source}), ` +
       `${result.applied.length} migrations applied`;
   } catch (error) {
@@ -85,6 +86,28 @@ export async function prepareTestServer(options: PrepareTestServerOptions = {}):
       }
     },
   };
+}
+
+/**
+ * The server's version; with `expectedMajor` set (TASKER_TEST_PG_MAJOR, which `npm run test:pg15`
+ * sets), throws unless the server is that major version, so a run meant for one version cannot
+ * pass on another.
+ */
+async function checkServerMajor(adminUrl: string, expectedMajor: string | undefined): Promise<string> {
+  const row = await withClient(adminUrl, async (client) => {
+    const result = await client.query<{ num: string; version: string }>(
+      "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
+    );
+    return result.rows[0];
+  });
+  const version = row?.version ?? 'unknown';
+  if (expectedMajor !== undefined && expectedMajor !== '') {
+    const major = Math.floor(Number(row?.num) / 10_000);
+    if (String(major) !== expectedMajor) {
+      throw new Error(`TASKER_TEST_PG_MAJOR=${expectedMajor}, but the test server is PostgreSQL ${version}`);
+    }
+  }
+  return version;
 }
 
 let created = 0;
