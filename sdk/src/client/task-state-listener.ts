@@ -5,6 +5,7 @@
  * wakes every waiter so each re-reads its task (a notification may have been missed meanwhile).
  */
 import { ListenConnection, ListenConnectionClosedError } from '../db/listen-connection.ts';
+import { ClientClosedError } from './errors.ts';
 
 const CHANNEL = 'tasker_task_state';
 
@@ -36,7 +37,8 @@ export class TaskStateListener {
       await this.connection.open();
     } catch (error) {
       this.subscribers.delete(wake);
-      throw error instanceof ListenConnectionClosedError ? new Error('the task state listener is closed') : error;
+      // Closed only by the client's close(), which may run while a waitForTask is starting.
+      throw error instanceof ListenConnectionClosedError ? new ClientClosedError() : error;
     }
     return () => this.subscribers.delete(wake);
   }

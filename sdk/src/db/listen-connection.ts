@@ -7,6 +7,7 @@
  * binding's core reopens its own when its recovery probe succeeds.
  */
 import pg from 'pg';
+import { TaskerError } from '../errors.ts';
 import { quoteIdentifier } from './sql-identifier.ts';
 
 /** How a connection that reopens itself waits between attempts: doubling from minMs to maxMs. */
@@ -31,11 +32,10 @@ export interface ListenConnectionOptions {
   reconnect?: ReconnectPolicy;
 }
 
-/** The connection was closed (close()) while it was being opened. */
-export class ListenConnectionClosedError extends Error {
+/** The connection was closed (close()) while it was being opened, or open() came after close(). */
+export class ListenConnectionClosedError extends TaskerError {
   constructor() {
-    super('the LISTEN connection is closed');
-    this.name = 'ListenConnectionClosedError';
+    super('LISTEN_CONNECTION_CLOSED', 'the LISTEN connection is closed');
   }
 }
 
