@@ -45,6 +45,27 @@ describe('orchestrator', () => {
     expect(orchestrator.output().stderr).toContain('orchestrator stopped');
   });
 
+  it('stops with exit 0 on a SIGTERM that arrives while its migrations wait for another runner', async () => {
+    const holder = await migrated.pool.connect();
+    try {
+      // The migration runner's advisory lock (sdk/src/db/migration-runner.ts), held as another runner would.
+      await holder.query("SELECT pg_advisory_lock(x'7461736b6572'::bigint)");
+      const orchestrator = spawnCli(['orchestrator', '--sweep-interval-ms', '100'], { databaseUrl: migrated.url });
+      await orchestrator.waitFor('Another migration runner holds the lock');
+      orchestrator.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(orchestrator.child.exitCode, 'the signal must not kill it mid-migration').toBeNull();
+      expect(orchestrator.child.signalCode).toBeNull();
+      await holder.query("SELECT pg_advisory_unlock(x'7461736b6572'::bigint)");
+      const code = await orchestrator.exited;
+      expect(code, orchestrator.output().stderr).toBe(0);
+      expect(orchestrator.output().stderr).toContain('SIGTERM received: stopping');
+      expect(orchestrator.output().stderr).toContain('orchestrator stopped');
+    } finally {
+      holder.release();
+    }
+  });
+
   it('refuses an unknown mode (exit 2) and an invalid template before touching the database (exit 1)', async () => {
     const mode = await runCli(['orchestrator', '--mode', 'sometimes'], { databaseUrl: migrated.url });
     expect(mode.code).toBe(2);

@@ -252,6 +252,39 @@ describe('drain', () => {
   });
 });
 
+describe('stop during start', () => {
+  it('waits for the start to finish, then stops: nothing keeps claiming after stop() resolved', async () => {
+    let ran = 0;
+    const counted = defineHandler('h.late', () => {
+      ran += 1;
+      return 'ran';
+    });
+    const worker = new Worker({
+      databaseUrl: db.url,
+      namespaces: ['late_ns'],
+      handlers: [counted],
+      binding: 'pg',
+      handleSignals: false,
+      logWriter: () => {},
+      core: { pollIntervalMs: 50 },
+    });
+    workers.push(worker);
+    await registerTemplate(db.pool, template('t', [{ name: 's', handler: 'h.late' }], 'late_ns'));
+    const starting = worker.start();
+    const result = await worker.stop(0);
+    await starting;
+    expect(result.aborted).toBe(0);
+    expect(worker.stats().state).toBe('stopped');
+    await worker.whenStopped();
+    // A stopped worker must not pick this up.
+    const { taskId } = await client.createTask({ namespace: 'late_ns', name: 't' });
+    await sleep(500);
+    expect(ran).toBe(0);
+    expect((await client.getTask(taskId))?.steps[0]?.state).toBe('enqueued');
+    await client.cancelTask(taskId);
+  });
+});
+
 describe('cancellation', () => {
   it('aborts the running handler of a cancelled task', async () => {
     let aborted: unknown;

@@ -107,6 +107,7 @@ export class Orchestrator {
   private pool: pg.Pool | undefined;
   private scheduler: SweepScheduler | undefined;
   private stopped = false;
+  private starting: Promise<OrchestratorStartResult> | undefined;
   /** True from the end of start() (migrated, templates registered, sweeping) until stop(). */
   private serving = false;
   private health: OrchestrationHealthHandle | undefined;
@@ -146,7 +147,14 @@ export class Orchestrator {
   }
 
   /** Migrates (per deployment mode), registers the templates, and starts sweeping. */
-  async start(): Promise<OrchestratorStartResult> {
+  start(): Promise<OrchestratorStartResult> {
+    if (this.stopped) return Promise.reject(new Error('Orchestrator.start(): the orchestrator is stopped'));
+    if (this.starting !== undefined) return Promise.reject(new Error('Orchestrator.start(): already started'));
+    this.starting = this.migrateRegisterAndServe();
+    return this.starting;
+  }
+
+  private async migrateRegisterAndServe(): Promise<OrchestratorStartResult> {
     const migrations = this.options.config?.orchestration.migrations;
     const mode = this.options.deploymentMode ?? migrations?.mode;
     const migration = await runMigrations({
@@ -196,10 +204,12 @@ export class Orchestrator {
     return { applied: migration.applied, templates, serving: true };
   }
 
-  /** Starts, then resolves when stopped (SIGTERM/SIGINT when handleSignals, or stop()). */
+  /**
+   * Starts, then resolves when stopped (SIGTERM/SIGINT when handleSignals, or stop()). A signal
+   * during the start (a migration waiting for another runner's lock, say) stops the orchestrator
+   * once the start has finished, instead of killing the process half-way.
+   */
   async run(): Promise<OrchestratorStartResult> {
-    const started = await this.start();
-    if (!started.serving) return started;
     const unsubscribe =
       this.options.handleSignals ?? true
         ? onShutdownSignal((signal) => {
@@ -208,15 +218,18 @@ export class Orchestrator {
           })
         : () => {};
     try {
-      await this.whenStopped;
+      const started = await this.start();
+      if (started.serving) await this.whenStopped;
+      return started;
     } finally {
       unsubscribe();
     }
-    return started;
   }
 
   /** Finishes the sweep in progress and closes the connections. Safe to call more than once. */
   async stop(): Promise<void> {
+    // A stop() while starting waits for the start, so nothing it opens outlives the stop.
+    await this.starting?.catch(() => {});
     if (this.stopped) return this.whenStopped;
     this.stopped = true;
     await this.health?.close().catch(() => {});

@@ -102,6 +102,7 @@ export class Worker {
   private claimLoop: Promise<void> = Promise.resolve();
   private abortPoll: ReturnType<typeof setInterval> | undefined;
   private slotFreed: (() => void) | undefined;
+  private starting: Promise<void> | undefined;
   private stopping: Promise<WorkerStopResult> | undefined;
   /** The REST and gRPC health servers, when the options or config ask for them. */
   private health: WorkerHealthHandle | undefined;
@@ -136,9 +137,14 @@ export class Worker {
   }
 
   /** Loads the binding, connects, and starts claiming. Resolves once the worker is running. */
-  async start(): Promise<void> {
-    if (this.state !== 'created') throw new Error(`Worker.start(): the worker is already ${this.state}`);
+  start(): Promise<void> {
+    if (this.state !== 'created') return Promise.reject(new Error(`Worker.start(): the worker is already ${this.state}`));
     this.state = 'starting';
+    this.starting = this.connectAndClaim();
+    return this.starting;
+  }
+
+  private async connectAndClaim(): Promise<void> {
     const { binding, allowBindingFallback, databaseUrl, workerId, namespaces, mode, core } = this.options;
     try {
       const module = await loadBinding(binding, allowBindingFallback === undefined ? {} : { allowFallback: allowBindingFallback });
@@ -243,6 +249,8 @@ export class Worker {
   }
 
   private async runStop(graceMs: number): Promise<WorkerStopResult> {
+    // A stop() while connecting waits for the connection, so no core is left claiming after it.
+    if (this.state === 'starting') await this.starting?.catch(() => {});
     const core = this.core;
     if (core === undefined || this.state === 'stopped') {
       this.state = 'stopped';
