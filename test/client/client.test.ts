@@ -157,6 +157,18 @@ describe('waitForTask', () => {
     await cancelTask(db.pool, taskId);
   });
 
+  it("takes a timeout beyond setTimeout's limit (about 24.8 days) as a long wait, not as a poll every millisecond", async () => {
+    const { taskId } = await client.createTask({ namespace: NS, name: 'single' });
+    const reads = countStatusReads();
+    const stop = new AbortController();
+    const waiting = client.waitForTask(taskId, { timeoutMs: 2 ** 32, signal: stop.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop.abort(new Error('enough'));
+    await expect(waiting).rejects.toThrow('enough');
+    expect(reads()).toBe(1);
+    await cancelTask(db.pool, taskId);
+  });
+
   it('rejects with the reason of an aborted signal', async () => {
     const { taskId } = await client.createTask({ namespace: NS, name: 'single' });
     const stop = new AbortController();

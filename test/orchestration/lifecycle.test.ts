@@ -2,9 +2,11 @@
  * The Orchestrator's start and stop called in any order: a stop() while start() is still
  * migrating or registering templates waits for it and then stops everything start() opened, so
  * nothing keeps sweeping (or holds connections) after stop() resolved; a start() after stop(), or
- * a second start(), is refused.
+ * a second start(), is refused; and settings that could not work are refused by the constructor,
+ * before anything is migrated or opened.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { InvalidConfigError } from '../../sdk/src/errors.ts';
 import { Orchestrator } from '../../sdk/src/orchestration/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -57,4 +59,14 @@ it('refuses a second start() and a start() after stop()', async () => {
   await late.stop();
   await expect(late.start()).rejects.toThrow(/stopped/);
   expect(await orchestratorSessions()).toBe(0);
+});
+
+it('refuses a server port out of range and a sweep interval beyond the config range, before touching the database', () => {
+  const base = { databaseUrl: db.url, handleSignals: false, logWriter: () => {} };
+  expect(() => new Orchestrator({ ...base, web: { host: '127.0.0.1', port: 70_000 } })).toThrow(InvalidConfigError);
+  expect(() => new Orchestrator({ ...base, grpc: { port: 65_535 }, instanceIndex: 3 })).toThrow(/65535 \+ instance 3 = 65538/);
+  // Past setTimeout's limit (2^31 - 1 ms) the scheduler would sweep every millisecond.
+  expect(() => new Orchestrator({ ...base, sweepIntervalMs: 2 ** 31 })).toThrow(InvalidConfigError);
+  expect(() => new Orchestrator({ ...base, sweepIntervalMs: 3_600_001 })).toThrow(/from 10 to 3600000 ms/);
+  expect(() => new Orchestrator({ ...base, sweepIntervalMs: 3_600_000 })).not.toThrow();
 });

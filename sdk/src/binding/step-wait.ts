@@ -12,9 +12,7 @@
  * stopped waiting, so none can be left in flight with nobody to run it.
  */
 import type { ClaimedStep } from '../protocol/types.ts';
-
-/** setTimeout's largest delay; a longer wait is made of several. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../timer.ts';
 
 export class StepWait {
   /** The native wait under way, shared by every waiting caller. */

@@ -16,6 +16,7 @@ import {
 import { listTasks } from '../protocol/task-list.ts';
 import type { CancelledTask, CreateTaskInput, CreatedTask, RetriedTask, TaskState } from '../protocol/types.ts';
 import { validateContext } from '../template/index.ts';
+import { timerDelay } from '../timer.ts';
 import { ClientClosedError, TaskWaitTimeoutError } from './errors.ts';
 import { isTerminalTaskState, toTaskInfo, toTaskSummary, type TaskInfo, type TaskSummary } from './task-info.ts';
 import { TaskStateListener } from './task-state-listener.ts';
@@ -182,7 +183,7 @@ export class TaskerClient {
               : setTimeout(() => {
                   woken = true;
                   done();
-                }, Math.max(0, deadline - Date.now()));
+                }, timerDelay(deadline - Date.now()));
           options.signal?.addEventListener('abort', done, { once: true });
           wake = done;
           if (woken) done();

@@ -46,6 +46,10 @@ export const MESSAGING_BACKENDS = ['pgmq'] as const;
 
 const PORT = { kind: 'integer', min: 0, max: 65_535 } as const;
 const MS_PER_DAY = 86_400_000;
+/** worker.shutdown_grace_ms; the Worker's option of that name is held to the same range. */
+export const SHUTDOWN_GRACE_MS = { min: 0, max: MS_PER_DAY } as const;
+/** orchestration.sweep_interval_ms; the Orchestrator's option of that name is held to the same range. */
+export const SWEEP_INTERVAL_MS = { min: 10, max: 3_600_000 } as const;
 
 /**
  * The instance index of a cluster member. Both sections read one variable: a process is one
@@ -147,7 +151,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     key: 'worker.shutdown_grace_ms',
     env: 'TASKER_WORKER_SHUTDOWN_GRACE_MS',
-    type: { kind: 'integer', min: 0, max: MS_PER_DAY },
+    type: { kind: 'integer', ...SHUTDOWN_GRACE_MS },
     default: 30_000,
     doc: 'How long a drain waits for running handlers before aborting them.',
   },
@@ -227,7 +231,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     key: 'orchestration.sweep_interval_ms',
     env: 'TASKER_ORCHESTRATION_SWEEP_INTERVAL_MS',
-    type: { kind: 'integer', min: 10, max: 3_600_000 },
+    type: { kind: 'integer', ...SWEEP_INTERVAL_MS },
     default: 1_000,
     doc: 'Sweep interval of PollingOnly, and safety net of Hybrid.',
   },

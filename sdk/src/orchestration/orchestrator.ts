@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { logWriterFromConfig } from '../config/log.ts';
+import { SWEEP_INTERVAL_MS } from '../config/schema.ts';
 import type { EventMode, TaskerConfig } from '../config/types.ts';
 import { runMigrations } from '../db/migration-runner.ts';
 import type { DeploymentMode } from '../db/migration-settings.ts';
@@ -15,7 +16,7 @@ import { InvalidConfigError } from '../errors.ts';
 import { defaultLogWriter, type LogRecord, type LogWriter } from '../handler/index.ts';
 import { registerTemplate } from '../protocol/templates.ts';
 import type { RegisteredTemplate } from '../protocol/types.ts';
-import { resolveInstanceIndex, resolveListener, type HealthThresholds, type ListenerOption } from '../server/listener-settings.ts';
+import { resolveInstanceIndex, resolveListener, type HealthThresholds, type ListenerOption, type ServerListener } from '../server/listener-settings.ts';
 import { startOrchestrationHealth, type OrchestrationHealthHandle } from '../server/orchestration-health.ts';
 import { serverFields, type ServerAddresses } from '../server/servers.ts';
 import { loadTemplateDir } from '../template/index.ts';
@@ -23,7 +24,7 @@ import { onShutdownSignal } from '../worker/shutdown-signals.ts';
 import { correlationIds } from './correlation-ids.ts';
 import { readDueTimes } from './due-times.ts';
 import { SweepScheduler } from './sweep-scheduler.ts';
-import { sweepOnce, type SweepResult } from './sweeper.ts';
+import { SweepPassError, sweepOnce, type SweepResult } from './sweeper.ts';
 
 /**
  * Settings of an Orchestrator. Everything has a default: an option, else the loaded `config`'s
@@ -104,6 +105,7 @@ export class Orchestrator {
   private readonly sweepIntervalMs: number;
   private readonly mode: EventMode;
   private readonly instanceIndex: number;
+  private readonly listeners: { web: ServerListener | undefined; grpc: ServerListener | undefined };
   private pool: pg.Pool | undefined;
   private scheduler: SweepScheduler | undefined;
   private stopped = false;
@@ -126,11 +128,17 @@ export class Orchestrator {
     }
     this.databaseUrl = databaseUrl;
     this.sweepIntervalMs = options.sweepIntervalMs ?? config?.orchestration.sweepIntervalMs ?? 1_000;
-    if (!Number.isFinite(this.sweepIntervalMs) || this.sweepIntervalMs < 10) {
-      throw new InvalidConfigError('sweepIntervalMs', String(this.sweepIntervalMs), 'at least 10 ms');
+    // Bounded like the config's setting: beyond setTimeout's limit the scheduler would sweep every millisecond.
+    if (!Number.isFinite(this.sweepIntervalMs) || this.sweepIntervalMs < SWEEP_INTERVAL_MS.min || this.sweepIntervalMs > SWEEP_INTERVAL_MS.max) {
+      throw new InvalidConfigError('sweepIntervalMs', String(this.sweepIntervalMs), `from ${SWEEP_INTERVAL_MS.min} to ${SWEEP_INTERVAL_MS.max} ms`);
     }
     this.mode = options.mode ?? config?.orchestration.deploymentMode ?? 'Hybrid';
     this.instanceIndex = resolveInstanceIndex(options.instanceIndex, config?.orchestration.instanceIndex);
+    // Resolved here, like the Worker's: a bad port is refused before anything is migrated or opened.
+    this.listeners = {
+      web: resolveListener(options.web, config?.orchestration.web, 8080, this.instanceIndex),
+      grpc: resolveListener(options.grpc, config?.orchestration.grpc, 9190, this.instanceIndex),
+    };
     this.instanceId = options.instanceId ?? `orchestrator-${hostname()}-${typeof process === 'undefined' ? 0 : process.pid}`;
     this.write = options.logWriter ?? (config === undefined ? defaultLogWriter : logWriterFromConfig(config));
   }
@@ -242,9 +250,24 @@ export class Orchestrator {
   /** Runs one sweep pass now (also what the scheduler does). */
   async sweep(): Promise<SweepResult> {
     if (this.pool === undefined) throw new Error('Orchestrator.sweep(): start() the orchestrator first');
-    const result = await sweepOnce(this.pool, this.instanceId);
+    const pool = this.pool;
+    let result: SweepResult;
+    try {
+      result = await sweepOnce(pool, this.instanceId);
+    } catch (error) {
+      // What the pass did before its failing call is committed: count and log it all the same.
+      if (error instanceof SweepPassError) await this.record(pool, error.done);
+      throw error;
+    }
     this.counters.sweeps += 1;
-    const correlation = await correlationIds(this.pool, [...result.leases, ...result.timeouts].map((item) => item.taskId));
+    await this.record(pool, result);
+    return result;
+  }
+
+  /** Counts and logs what a sweep pass did, and tells onSweep. */
+  private async record(pool: pg.Pool, result: SweepResult): Promise<void> {
+    if (result.leases.length + result.timeouts.length === 0) return;
+    const correlation = await correlationIds(pool, [...result.leases, ...result.timeouts].map((item) => item.taskId));
     const ids = (taskId: string): Record<string, string> => {
       const correlationId = correlation.get(taskId);
       return correlationId === undefined ? { taskId } : { taskId, correlationId };
@@ -258,8 +281,7 @@ export class Orchestrator {
       this.counters.timedOutTasks += 1;
       this.log('warn', 'task timed out', { ...ids(timedOut.taskId), reason: timedOut.reason });
     }
-    if (result.leases.length + result.timeouts.length > 0) this.options.onSweep?.(result);
-    return result;
+    this.options.onSweep?.(result);
   }
 
   /** Counters since start. */
@@ -279,9 +301,7 @@ export class Orchestrator {
 
   /** The REST and gRPC servers the options or config ask for; a port that cannot be bound ends the start. */
   private async startServers(): Promise<void> {
-    const config = this.options.config?.orchestration;
-    const web = resolveListener(this.options.web, config?.web, 8080, this.instanceIndex);
-    const grpc = resolveListener(this.options.grpc, config?.grpc, 9190, this.instanceIndex);
+    const { web, grpc } = this.listeners;
     if (web === undefined && grpc === undefined) return;
     try {
       this.health = await startOrchestrationHealth(this, { databaseUrl: this.databaseUrl, web, grpc, thresholds: this.options.health ?? {} });

@@ -3,6 +3,7 @@
  * finished tasks cancelled) and task deadlines. Each sweep is one SQL call that skips rows another
  * orchestrator holds, so any number of orchestrators sweep side by side without conflict.
  */
+import { TaskerError } from '../errors.ts';
 import type { Queryable, SweepAction, TimedOutTask } from '../protocol/types.ts';
 import { sweepExpiredLeases } from '../protocol/leases.ts';
 import { sweepTaskTimeouts } from '../protocol/tasks.ts';
@@ -18,19 +19,35 @@ const BATCH = 100;
 /** A pass never loops forever on a flood; the next pass continues. */
 const MAX_CALLS_PER_PASS = 20;
 
+/**
+ * A call of a pass failed after earlier calls had committed: `done` is what those did (tasks
+ * already failed, steps already dead-lettered), so the caller can still count and log it.
+ */
+export class SweepPassError extends TaskerError {
+  constructor(
+    readonly done: SweepResult,
+    cause: unknown,
+  ) {
+    super('SWEEP_FAILED', `a sweep call failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** Runs both sweeps until nothing is left (or the per-pass cap), as `actor`. */
 export async function sweepOnce(db: Queryable, actor: string): Promise<SweepResult> {
-  const leases: SweepAction[] = [];
-  const timeouts: TimedOutTask[] = [];
-  for (let call = 0; call < MAX_CALLS_PER_PASS; call += 1) {
-    const batch = await sweepTaskTimeouts(db, BATCH, actor);
-    timeouts.push(...batch);
-    if (batch.length < BATCH) break;
+  const done: SweepResult = { leases: [], timeouts: [] };
+  try {
+    for (let call = 0; call < MAX_CALLS_PER_PASS; call += 1) {
+      const batch = await sweepTaskTimeouts(db, BATCH, actor);
+      done.timeouts.push(...batch);
+      if (batch.length < BATCH) break;
+    }
+    for (let call = 0; call < MAX_CALLS_PER_PASS; call += 1) {
+      const batch = await sweepExpiredLeases(db, BATCH, actor);
+      done.leases.push(...batch);
+      if (batch.length < BATCH) break;
+    }
+  } catch (error) {
+    throw new SweepPassError(done, error);
   }
-  for (let call = 0; call < MAX_CALLS_PER_PASS; call += 1) {
-    const batch = await sweepExpiredLeases(db, BATCH, actor);
-    leases.push(...batch);
-    if (batch.length < BATCH) break;
-  }
-  return { leases, timeouts };
+  return done;
 }

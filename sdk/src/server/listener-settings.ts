@@ -65,7 +65,7 @@ export function resolveListener(
   const port = instancePort(base.port, instanceIndex);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     const what = port === base.port ? `${base.port}` : `${base.port} + instance ${instanceIndex} = ${port}`;
-    throw new RangeError(`a server port must be a whole number from 0 to 65535, got ${what}`);
+    throw new InvalidConfigError('port', what, 'a whole number from 0 to 65535 (the base port plus the instance index)');
   }
   return base.enabled ? { ...base, port, basePort: base.port, instanceIndex } : undefined;
 }

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { BindingName, DeploymentMode, WorkerCoreConfig } from '../binding/types.ts';
 import { detectRuntime, type JsRuntime } from '../runtime.ts';
 import { logWriterFromConfig } from '../config/log.ts';
+import { SHUTDOWN_GRACE_MS } from '../config/schema.ts';
 import type { TaskerConfig } from '../config/types.ts';
 import { InvalidConfigError } from '../errors.ts';
 import { defaultLogWriter, type HandlerInput, type HandlerRegistry, type LogWriter } from '../handler/index.ts';
@@ -137,8 +138,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     throw new InvalidConfigError('namespaces', '[]', 'at least one namespace (the namespaces option, or worker.namespaces in the config)');
   }
   const shutdownGraceMs = options.shutdownGraceMs ?? config?.shutdownGraceMs ?? 30_000;
-  if (!Number.isFinite(shutdownGraceMs) || shutdownGraceMs < 0) {
-    throw new InvalidConfigError('shutdownGraceMs', String(shutdownGraceMs), 'a duration in ms, 0 or more');
+  if (!Number.isFinite(shutdownGraceMs) || shutdownGraceMs < SHUTDOWN_GRACE_MS.min || shutdownGraceMs > SHUTDOWN_GRACE_MS.max) {
+    throw new InvalidConfigError('shutdownGraceMs', String(shutdownGraceMs), `a duration in ms from ${SHUTDOWN_GRACE_MS.min} to ${SHUTDOWN_GRACE_MS.max}`);
   }
   const instanceIndex = resolveInstanceIndex(options.instanceIndex, config?.instanceIndex);
   return {
