@@ -13,6 +13,7 @@ import {
   registerTemplate,
   type ClaimedStep,
   type JsonValue,
+  type StepReport,
 } from '../../sdk/src/protocol/index.ts';
 import type { DeploymentMode } from '../../sdk/src/binding/types.ts';
 import { archivedMessages, sendRaw } from '../support/queue.ts';
@@ -214,6 +215,47 @@ const lingerWaitsForBatch: BindingCase = {
       assert.equal((await first).accepted, true);
       assert.ok(rest.every((result) => result.accepted));
       assert.equal(core.stats().reportRoundTrips, 1, 'the full batch went in one round trip');
+    }),
+};
+
+const drainSendsLingeringReport: BindingCase = {
+  name: 'drain sends a lingering report at once instead of refusing it',
+  run: (context) =>
+    withCores(context, async (cores) => {
+      await registerTemplate(context.pool, single(NS));
+      await createTasks(context, 'single', 1);
+      const core = await cores.start({ reportLingerMs: 30_000, reportBatchMax: 10 });
+      const step = await nextOne(core);
+      const reported = core.report(success(step)).then(
+        (result) => (result.accepted ? 'committed' : `rejected: ${result.reason}`),
+        (error: unknown) => `refused: ${String(error)}`,
+      );
+      await sleep(200);
+      // The linger (30 s) is far longer than the drain's deadline: the drain must not wait it out.
+      const drained = await cores.drain(core, 10_000);
+      assert.equal(await reported, 'committed');
+      assert.deepEqual(drained, { abandoned: 0, released: 0 });
+      assert.equal((await stepRow(context.pool, step.stepId)).state, 'complete');
+    }),
+};
+
+const invalidReport: BindingCase = {
+  name: 'report() of something that is not a report rejects with InvalidWorkerCoreArgumentError',
+  run: (context) =>
+    withCores(context, async (cores) => {
+      const core = await cores.start();
+      for (const bad of [undefined, null, {}]) {
+        let outcome: string;
+        try {
+          outcome = await core.report(bad as unknown as StepReport).then(
+            () => 'resolved',
+            (error: unknown) => (error instanceof Error ? error.name : String(error)),
+          );
+        } catch (error) {
+          outcome = `threw synchronously: ${String(error)}`;
+        }
+        assert.equal(outcome, 'InvalidWorkerCoreArgumentError', `report(${JSON.stringify(bad)})`);
+      }
     }),
 };
 
@@ -522,6 +564,8 @@ export const bindingCases: BindingCase[] = [
   reportBatching,
   loneReport,
   lingerWaitsForBatch,
+  drainSendsLingeringReport,
+  invalidReport,
   retryableFailure,
   heartbeatKeepsLease,
   abortOnCancel,

@@ -8,7 +8,7 @@
 import { DatabaseConnectionError, TaskerError } from '../errors.ts';
 import { translateProtocolError } from '../protocol/errors.ts';
 import type { ClaimedStep, JsonObject, ReportResult, StepReport, StepState, StepType, TaskState } from '../protocol/types.ts';
-import { InvalidWorkerCoreConfigError, WorkerCoreClosedError } from './errors.ts';
+import { InvalidWorkerCoreArgumentError, InvalidWorkerCoreConfigError, WorkerCoreClosedError } from './errors.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCoreConfig } from './types.ts';
 
 /** A native core answered JSON that does not have the shape the wire format promises. */
@@ -87,8 +87,19 @@ export function configToWire(config: WorkerCoreConfig): string {
   return JSON.stringify(config);
 }
 
+/**
+ * Refuses what cannot be a report before it reaches a core (every binding calls this): the
+ * cores' own checks would otherwise answer a missing report with a TypeError or a native error.
+ */
+export function checkReportArgument(report: unknown): asserts report is StepReport {
+  if (typeof report !== 'object' || report === null || typeof (report as { stepId?: unknown }).stepId !== 'string') {
+    throw new InvalidWorkerCoreArgumentError(`report(report): expected a StepReport with a stepId, got ${describe(report)}`);
+  }
+}
+
 /** The JSON text of a report. */
 export function reportToWire(report: StepReport): string {
+  checkReportArgument(report);
   return JSON.stringify(report);
 }
 

@@ -42,6 +42,8 @@ export class ListenConnectionClosedError extends TaskerError {
 export class ListenConnection {
   private client: pg.Client | undefined;
   private opening: Promise<void> | undefined;
+  /** Ends the connection attempt under way (close()). */
+  private abortConnect: (() => void) | undefined;
   private closed = false;
   private readonly channels: Set<string>;
   private reconnectDelay: number;
@@ -97,14 +99,19 @@ export class ListenConnection {
     return true;
   }
 
-  /** Closes the connection and cancels a pending reconnect; open() rejects from now on. */
+  /**
+   * Closes the connection, cancels a pending reconnect and abandons a connection being opened, so
+   * nothing of it is left when this resolves; open() rejects from now on.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const client = this.client;
     this.client = undefined;
+    this.abortConnect?.();
     if (client !== undefined) await release(client);
+    await this.opening?.catch(() => {});
   }
 
   private async connect(): Promise<void> {
@@ -120,12 +127,24 @@ export class ListenConnection {
     client.on('notification', (message) => {
       if (!this.closed) this.options.onNotification(message.channel, message.payload);
     });
+    // close() abandons the attempt: pg's connect() never settles once its client is ended
+    // mid-connect, so the attempt is raced against close() instead of awaited alone.
+    const abandoned = new Promise<never>((_resolve, reject) => {
+      this.abortConnect = () => reject(new ListenConnectionClosedError());
+    });
     try {
-      await client.connect();
-      for (const channel of this.channels) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+      await Promise.race([
+        (async () => {
+          await client.connect();
+          for (const channel of this.channels) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+        })(),
+        abandoned,
+      ]);
     } catch (error) {
       await release(client);
-      throw error;
+      throw this.closed ? new ListenConnectionClosedError() : error;
+    } finally {
+      this.abortConnect = undefined;
     }
     if (this.closed) {
       await release(client);
@@ -163,8 +182,35 @@ export class ListenConnection {
   }
 }
 
-/** Ends a client without waiting for or reacting to its 'end' again. */
+/** How long end() may wait for the server's goodbye before the socket is dropped. */
+const RELEASE_GRACE_MS = 1_000;
+
+/**
+ * Ends a client without reacting to its 'end' again, within RELEASE_GRACE_MS: end() waits for the
+ * server to close its side, which a server that stopped answering (a cut network) never does, so
+ * a close would hang and the socket keep the process alive.
+ */
 async function release(client: pg.Client): Promise<void> {
   client.removeAllListeners('end');
-  await client.end().catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = await Promise.race([
+    client.end().then(
+      () => false,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), RELEASE_GRACE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) dropSocket(client);
+}
+
+/** pg has no public way to drop a connection; its socket is `connection.stream` (pg 8). */
+function dropSocket(client: pg.Client): void {
+  const connection: unknown = Reflect.get(client, 'connection');
+  const stream: unknown = typeof connection === 'object' && connection !== null ? Reflect.get(connection, 'stream') : undefined;
+  if (typeof stream === 'object' && stream !== null && 'destroy' in stream && typeof stream.destroy === 'function') {
+    (stream.destroy as () => void).call(stream);
+  }
 }

@@ -164,19 +164,23 @@ class PgWorkerCore implements WorkerCore {
 
   private async runDrain(timeoutMs: number): Promise<DrainResult> {
     const deadline = Date.now() + timeoutMs;
+    // Giving claimed steps back is not cut short by a short drain (drain(0) after a failed
+    // start): like the native core, it has at least CLOSE_GRACE_MS, or they would sit leased to
+    // nobody until their leases expire.
+    const givingBack = Math.max(deadline, Date.now() + CLOSE_GRACE_MS);
     this.stopClaiming.stop();
     this.book.closeForNext();
-    await this.listener?.close();
+    await untilDeadline(this.listener?.close() ?? Promise.resolve(), Date.now() + CLOSE_GRACE_MS);
     // A claim under way still lands its steps in the book; wait for it so they are given back too.
-    await untilDeadline(Promise.all(this.loops.map((loop) => loop.done)), deadline);
-    const released = await this.releaseBuffered(deadline);
+    await untilDeadline(Promise.all(this.loops.map((loop) => loop.done)), givingBack);
+    const released = await this.releaseBuffered(givingBack);
     while (this.book.inFlightCount > 0 && Date.now() < deadline) {
       await this.settled.wait(Math.max(1, deadline - Date.now()));
     }
     await untilDeadline(this.flusher.whenIdle(), deadline);
     // A report committed while draining may have claimed steps with it after the buffer was
     // given back (report-flusher.ts): give those back too.
-    const releasedLate = await this.releaseBuffered(deadline);
+    const releasedLate = await this.releaseBuffered(givingBack);
     const abandoned = this.book.inFlightCount;
     await this.close();
     return { abandoned, released: released + releasedLate };
@@ -199,19 +203,27 @@ class PgWorkerCore implements WorkerCore {
           continue;
         }
         const epoch = this.connectivity.epoch;
-        try {
-          const results = await releaseLeases(this.pool, leases, this.config.workerId);
-          const released = results.filter((result) => result.released).length;
+        // Raced against the deadline: a database that stopped answering would hold the call
+        // until the pool's query timeout (a minute or more).
+        let outcome: { results: Awaited<ReturnType<typeof releaseLeases>> } | { error: unknown } | undefined;
+        const attempt = releaseLeases(this.pool, leases, this.config.workerId).then(
+          (results) => (outcome = { results }),
+          (error: unknown) => (outcome = { error }),
+        );
+        await unlessStopped(attempt, timeUp);
+        if (outcome === undefined) break;
+        if ('results' in outcome) {
+          const released = outcome.results.filter((result) => result.released).length;
           this.counters.released += released;
           return released;
-        } catch (error) {
-          if (!isConnectionLoss(error)) {
-            this.log.warn('drain', `giving back ${leases.length} buffered steps failed: ${describe(error)}; their leases will expire`);
-            return 0;
-          }
-          this.connectivity.markLost(error, epoch);
         }
+        if (!isConnectionLoss(outcome.error)) {
+          this.log.warn('drain', `giving back ${leases.length} buffered steps failed: ${describe(outcome.error)}; their leases will expire`);
+          return 0;
+        }
+        this.connectivity.markLost(outcome.error, epoch);
       }
+      this.log.warn('drain', `giving back ${leases.length} buffered steps did not finish in time; their leases will expire`);
       return 0;
     } finally {
       clearTimeout(timer);

@@ -18,6 +18,7 @@ import type pg from 'pg';
 import { reportAndClaim } from '../../protocol/reports.ts';
 import type { ClaimedStep, ReportResult, StepReport } from '../../protocol/types.ts';
 import { WorkerCoreClosedError } from '../errors.ts';
+import { checkReportArgument } from '../wire.ts';
 import type { ResolvedCoreConfig } from './config.ts';
 import type { Connectivity } from './connectivity.ts';
 import { isConnectionLoss, isTransientServerError } from './failures.ts';
@@ -62,7 +63,16 @@ export class ReportFlusher {
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly deps: ReportFlusherDeps) {}
+  constructor(private readonly deps: ReportFlusherDeps) {
+    // A drain sends what lingers at once, as the native reporter does: the linger is there to
+    // gather reports, and none but these will come while the drain waits for them.
+    deps.stopClaiming.onStop(() => {
+      if (this.lingerTimer === undefined) return;
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+      this.startFlush();
+    });
+  }
 
   /** True when nothing is queued or being sent. */
   get idle(): boolean {
@@ -71,6 +81,11 @@ export class ReportFlusher {
 
   /** Queues a report; resolves with what the database did once it is committed. */
   submit(report: StepReport): Promise<ReportResult> {
+    try {
+      checkReportArgument(report);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     if (this.deps.closed.stopped) return Promise.reject(new WorkerCoreClosedError());
     const held = this.deps.book.startReport(report.stepId, report.attempt);
     return new Promise((resolve, reject) => {
@@ -98,7 +113,7 @@ export class ReportFlusher {
   private schedule(): void {
     if (this.flushing || this.scheduled) return;
     const { reportLingerMs, reportBatchMax } = this.deps.config;
-    if (reportLingerMs > 0 && this.queue.length < reportBatchMax) {
+    if (reportLingerMs > 0 && this.queue.length < reportBatchMax && !this.deps.stopClaiming.stopped) {
       this.lingerTimer ??= setTimeout(() => {
         this.lingerTimer = undefined;
         this.startFlush();

@@ -1,0 +1,98 @@
+/**
+ * A TCP proxy in front of the test database that can delay the server's answers or go silent: a
+ * network partition, where bytes and FINs are swallowed and nothing is closed, which is what a cut
+ * network or a frozen host looks like to a client (pg_terminate_backend and a stopped server both
+ * close connections, so they cannot show it).
+ */
+import net from 'node:net';
+
+export class DbProxy {
+  /** Server → client bytes are held this long before being forwarded. */
+  delayMs = 0;
+  /** New connections are accepted and never answered (a server that does not answer yet); open ones flow on. */
+  stallNew = false;
+  /** What each stalled connection sent first (its startup packet names its application_name). */
+  readonly stalledStartups: string[] = [];
+  private readonly stalled = new Set<net.Socket>();
+  private frozenFlag = false;
+  private readonly sockets = new Set<net.Socket>();
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetUrl: string): Promise<DbProxy> {
+    const target = new URL(targetUrl);
+    const host = target.hostname;
+    const targetPort = Number(target.port || 5432);
+    let proxy!: DbProxy;
+    const server = net.createServer({ allowHalfOpen: true }, (client) => proxy.accept(client, host, targetPort));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new DbProxy(server, (server.address() as net.AddressInfo).port);
+    return proxy;
+  }
+
+  /** The database URL through this proxy. */
+  url(targetUrl: string): string {
+    const url = new URL(targetUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  /** Stalled connections (stallNew) their clients have not closed yet. */
+  get stalledOpen(): number {
+    return this.stalled.size;
+  }
+
+  /** From now on nothing gets through in either direction and nothing is closed (a partition). */
+  freeze(): void {
+    this.frozenFlag = true;
+  }
+
+  /** Cuts every connection (RST) and stops listening: whatever hangs on the partition ends. */
+  async destroy(): Promise<void> {
+    this.frozenFlag = true;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: net.Socket, host: string, port: number): void {
+    this.sockets.add(client);
+    client.on('error', () => {});
+    client.on('close', () => this.sockets.delete(client));
+    if (this.frozenFlag) return; // accepted, never answered
+    if (this.stallNew) {
+      this.stalled.add(client);
+      client.once('data', (chunk: Buffer) => this.stalledStartups.push(chunk.toString('latin1')));
+      client.on('close', () => this.stalled.delete(client));
+      // allowHalfOpen: the client's FIN alone would leave this side open.
+      client.on('end', () => client.destroy());
+      return;
+    }
+    const upstream = net.connect({ host, port, allowHalfOpen: true });
+    this.sockets.add(upstream);
+    upstream.on('error', () => client.destroy());
+    upstream.on('close', () => this.sockets.delete(upstream));
+    client.on('error', () => upstream.destroy());
+    client.on('data', (chunk) => {
+      if (!this.frozenFlag) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (this.frozenFlag) return;
+      if (this.delayMs > 0) {
+        setTimeout(() => {
+          if (!this.frozenFlag && !client.destroyed) client.write(chunk);
+        }, this.delayMs);
+      } else client.write(chunk);
+    });
+    client.on('end', () => {
+      if (!this.frozenFlag) upstream.end();
+    });
+    upstream.on('end', () => {
+      if (this.frozenFlag) return;
+      if (this.delayMs > 0) setTimeout(() => client.end(), this.delayMs);
+      else client.end();
+    });
+  }
+}
