@@ -46,7 +46,7 @@ export class InvalidTaskInputError extends ProtocolError {}
 export class UnknownTaskError extends ProtocolError {}
 /** TK006: no namespace with that name (nothing was ever registered in it). */
 export class UnknownNamespaceError extends ProtocolError {}
-/** TK007: a protocol function was called with an invalid argument. */
+/** TK007 (or a data exception, SQLSTATE class 22): a protocol function was called with an invalid argument. */
 export class InvalidProtocolArgumentError extends ProtocolError {}
 /** TK100: something attempted a state transition the state machines forbid. */
 export class IllegalTransitionError extends ProtocolError {}
@@ -96,7 +96,9 @@ export function translateProtocolError(error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const pgError = error as PgErrorShape;
   if (typeof pgError.code !== 'string') return error;
-  const known = BY_SQLSTATE[pgError.code];
+  // Class 22, data exception: a value PostgreSQL cannot take as given (a NUL character in text
+  // or JSON, a malformed uuid, a number out of range). It came from the caller's input.
+  const known = BY_SQLSTATE[pgError.code] ?? (pgError.code.startsWith('22') ? BY_SQLSTATE.TK007 : undefined);
   if (known === undefined) return error;
   const message = typeof pgError.message === 'string' ? pgError.message : known.code;
   return new known.type(known.code, message, pgError.code, parseDetail(pgError.detail), { cause: error });

@@ -66,6 +66,7 @@ function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): v
     socket.off('readable', onReadable);
     socket.off('error', onClosed);
     socket.off('end', onClosed);
+    socket.off('close', onClosed);
   };
   const onClosed = (): void => {
     stop();
@@ -85,4 +86,7 @@ function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): v
   socket.on('readable', onReadable);
   socket.on('error', onClosed);
   socket.on('end', onClosed);
+  // A socket destroyed by the server's close (ConnectionTracker) emits only 'close'; the timer
+  // must not outlive it and hold the process open.
+  socket.on('close', onClosed);
 }

@@ -4,6 +4,7 @@
  * retry; anything else is INTERNAL. Every message is redacted: a driver's error can quote a URL.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
+import { isTransientConnectionError } from '../../db/connect-with-retry.ts';
 import { redactText } from '../../handler/redact.ts';
 import {
   InvalidNamespaceError,
@@ -16,8 +17,8 @@ import {
 } from '../../protocol/errors.ts';
 import { InvalidContextError } from '../../template/errors.ts';
 
-/** Connection failures of `pg` and the server's "cannot serve now" SQLSTATEs. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+/** crash_shutdown: the server went down under the call (the others are transient connection errors). */
+const UNAVAILABLE_CODES = new Set(['57P02']);
 
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
@@ -35,7 +36,7 @@ export function toConnectError(error: unknown): ConnectError {
     return new ConnectError(message, Code.InvalidArgument, undefined, undefined, error);
   }
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  if (UNAVAILABLE_CODES.has(code) || /Connection terminated|timeout exceeded when trying to connect|ECONNREFUSED/.test(message)) {
+  if (UNAVAILABLE_CODES.has(code) || isTransientConnectionError(error) || /timeout exceeded when trying to connect/.test(message)) {
     return new ConnectError(`the database is unavailable: ${message}`, Code.Unavailable, undefined, undefined, error);
   }
   return new ConnectError(message, Code.Internal, undefined, undefined, error);
