@@ -134,7 +134,11 @@ export class StepBook {
       if (existing !== undefined && existing.phase === 'buffered') this.removeBuffered(existing);
       // A running or reporting entry of an older attempt lost its lease to this run: it leaves
       // flight now, and its late report (matched to nothing) settles nothing twice.
-      if (existing !== undefined && existing.phase !== 'buffered') this.leaveFlight();
+      if (existing !== undefined && existing.phase !== 'buffered') {
+        this.leaveFlight();
+        // A drain waiting for the in-flight count to fall must hear of it.
+        this.events.onSettled();
+      }
       const entry: HeldStep = {
         stepId: step.stepId,
         namespace: step.namespace,
