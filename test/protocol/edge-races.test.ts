@@ -1,0 +1,141 @@
+/**
+ * The protocol at its edges (migration 0034): a lease released after its task stopped running,
+ * a task retried while one of its steps had lost its worker and its message, and a decision
+ * reported after its task failed. Each guarantee: no step runs in a cancelled task, a retried
+ * task can always finish, and a branch a decision did not choose never runs.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  cancelTask,
+  claimSteps,
+  createTask,
+  getTaskStatus,
+  registerTemplate,
+  releaseLeases,
+  reportStep,
+  retryTask,
+  sweepExpiredLeases,
+  type ClaimedStep,
+} from '../../sdk/src/protocol/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { queueMessages, sleep } from '../support/queue.ts';
+import { single, template } from '../support/templates.ts';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db.drop();
+});
+
+function claimAll(namespace: string, leaseSeconds = 30, workerId = 'w') {
+  return claimSteps(db.pool, { namespace, batchSize: 100, leaseSeconds, workerId });
+}
+
+async function claimByName(namespace: string, leaseSeconds = 30, workerId = 'w'): Promise<Record<string, ClaimedStep>> {
+  const { claimed } = await claimAll(namespace, leaseSeconds, workerId);
+  return Object.fromEntries(claimed.map((step) => [step.stepName, step]));
+}
+
+async function states(taskId: string): Promise<{ task: string; steps: Record<string, string> }> {
+  const status = await getTaskStatus(db.pool, taskId);
+  if (status === null) throw new Error(`no task ${taskId}`);
+  return { task: status.state, steps: Object.fromEntries(status.steps.map((step) => [step.name, step.state])) };
+}
+
+it('a lease released after its task was cancelled does not make the step runnable again', async () => {
+  const ns = 'edge_release';
+  await registerTemplate(db.pool, single(ns));
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'single' });
+  const held = (await claimByName(ns, 30, 'draining-worker')).only!;
+  await cancelTask(db.pool, taskId);
+  // The draining worker gives back the step it never started.
+  expect(await releaseLeases(db.pool, [held], 'draining-worker')).toEqual([{ stepId: held.stepId, released: false }]);
+  const next = await claimAll(ns, 30, 'other-worker');
+  expect(next.claimed.map((step) => step.stepName)).toEqual([]);
+  // The step keeps its lease; the lease sweep cancels it when the lease expires.
+  expect(await states(taskId)).toEqual({ task: 'cancelled', steps: { only: 'in_progress' } });
+});
+
+it('release_leases waits for a cancel_task under way and then leaves the step alone', async () => {
+  const ns = 'edge_release_race';
+  await registerTemplate(db.pool, single(ns));
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'single' });
+  const held = (await claimByName(ns, 30, 'draining-worker')).only!;
+  const canceller = await db.pool.connect();
+  try {
+    await canceller.query('BEGIN');
+    await canceller.query('SELECT * FROM tasker.cancel_task($1::uuid)', [taskId]);
+    let settled = false;
+    const releasing = releaseLeases(db.pool, [held], 'draining-worker').finally(() => {
+      settled = true;
+    });
+    await sleep(300);
+    expect(settled, 'the release waits for the task lock the cancel holds').toBe(false);
+    await canceller.query('COMMIT');
+    expect(await releasing).toEqual([{ stepId: held.stepId, released: false }]);
+  } finally {
+    canceller.release();
+  }
+  expect(await states(taskId)).toEqual({ task: 'cancelled', steps: { only: 'in_progress' } });
+  expect(await queueMessages(db.pool, ns)).toHaveLength(1);
+});
+
+it('a retried task redelivers a step whose worker died and whose message a claim had archived', async () => {
+  const ns = 'edge_retry';
+  await registerTemplate(db.pool, template('pair', [{ name: 'a', handler: 'h.a' }, { name: 'b', handler: 'h.b' }], ns));
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'pair' });
+  const first = await claimByName(ns, 1);
+  await reportStep(db.pool, { ...first.a!, outcome: 'permanent_failure', error: { message: 'boom' } });
+  // b's worker dies and its lease runs out; a worker polls before the sweeper runs.
+  await sleep(1_200);
+  const poll = await claimAll(ns);
+  expect(poll.unclaimed.map((step) => step.reason)).toEqual(['task is error; the sweeper will close the step']);
+  expect(await retryTask(db.pool, taskId)).toMatchObject({ changed: true, retriedSteps: 2, enqueuedSteps: 2 });
+  const again = await claimByName(ns);
+  expect(Object.keys(again).sort()).toEqual(['a', 'b']);
+  for (const step of Object.values(again)) await reportStep(db.pool, { ...step, outcome: 'success' });
+  await sweepExpiredLeases(db.pool);
+  expect(await states(taskId)).toEqual({ task: 'complete', steps: { a: 'complete', b: 'complete' } });
+  expect(await queueMessages(db.pool, ns)).toHaveLength(0);
+});
+
+it('a decision reported after its task failed is not applied, and after a retry the decision runs again', async () => {
+  const ns = 'edge_decide';
+  await registerTemplate(
+    db.pool,
+    template(
+      'decide',
+      [
+        { name: 'review', handler: 'h.review', type: 'decision' },
+        { name: 'approve', handler: 'h.approve', dependencies: ['review'] },
+        { name: 'reject', handler: 'h.reject', dependencies: ['review'] },
+        { name: 'other', handler: 'h.other' },
+      ],
+      ns,
+    ),
+  );
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'decide' });
+  const first = await claimByName(ns);
+  // A sibling fails the task while the decision's handler runs; then the decision reports.
+  expect((await reportStep(db.pool, { ...first.other!, outcome: 'permanent_failure', error: { message: 'x' } })).taskState).toBe('error');
+  const decided = await reportStep(db.pool, { ...first.review!, outcome: 'success', activate: ['approve'] });
+  expect(decided).toMatchObject({ accepted: true, stepState: 'cancelled' });
+  expect(decided.reason).toMatch(/the decision \(approve\) was not applied; retry_task runs the step again/);
+
+  await retryTask(db.pool, taskId);
+  const second = await claimByName(ns);
+  expect(Object.keys(second).sort()).toEqual(['other', 'review']);
+  await reportStep(db.pool, { ...second.review!, outcome: 'success', activate: ['approve'] });
+  await reportStep(db.pool, { ...second.other!, outcome: 'success' });
+  const third = await claimByName(ns);
+  expect(Object.keys(third)).toEqual(['approve']);
+  await reportStep(db.pool, { ...third.approve!, outcome: 'success' });
+  expect(await states(taskId)).toEqual({
+    task: 'complete',
+    steps: { review: 'complete', approve: 'complete', reject: 'skipped', other: 'complete' },
+  });
+});
