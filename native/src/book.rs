@@ -66,6 +66,8 @@ pub struct Accepted {
     pub adopted: usize,
     /// Steps already in the buffer whose entry was replaced by the newer delivery.
     pub replaced: usize,
+    /// Steps in flight under an older attempt that left flight for the new one (buffered).
+    pub superseded: usize,
 }
 
 /// What a heartbeat's answer did to the book.
@@ -149,19 +151,30 @@ impl Book {
     }
 
     /// Takes in the steps of a claim made under a reservation of `reserved` slots. A step
-    /// already in flight here is *adopted*: the running handler takes over the new lease and the
-    /// step is not handed out again (one run at a time). A step already buffered (its lease
-    /// expired while buffered and this core claimed it again) is replaced by the newer delivery.
+    /// already in flight here under the same attempt is *adopted*: the running handler takes
+    /// over the new lease and the step is not handed out again (one run at a time). Another
+    /// attempt is another run: the one in flight has ended in a report whose answer is not read
+    /// yet (its retry was claimed meanwhile), so it leaves flight and the new attempt is buffered
+    /// (adopting it would leave it leased with no handler and its old report's answer finishing
+    /// nothing). A step already buffered (its lease expired while buffered and this core claimed
+    /// it again) is replaced by the newer delivery.
     pub fn accept(&mut self, reserved: usize, steps: Vec<ClaimedStep>) -> Accepted {
         self.unreserve(reserved);
         let mut accepted = Accepted::default();
         for step in steps {
-            if let Some(running) = self.in_flight.get_mut(&step.lease.step_id) {
-                running.attempt = step.lease.attempt;
-                running.delivery = step.lease.delivery;
-                running.abort_signalled = false;
-                accepted.adopted += 1;
-            } else if let Some(waiting) = self
+            let id = step.lease.step_id.as_str();
+            if let Some(running) = self.in_flight.get_mut(id) {
+                if running.attempt == step.lease.attempt {
+                    running.delivery = step.lease.delivery;
+                    running.abort_signalled = false;
+                    accepted.adopted += 1;
+                    continue;
+                }
+                self.in_flight.remove(id);
+                self.aborted.retain(|aborted| aborted != id);
+                accepted.superseded += 1;
+            }
+            if let Some(waiting) = self
                 .buffer
                 .iter_mut()
                 .find(|b| b.lease.step_id == step.lease.step_id)
@@ -431,6 +444,21 @@ mod tests {
         // Not in flight, or another attempt: the report's own delivery.
         assert_eq!(book.delivery_for("a", 2, 1), 1);
         assert_eq!(book.delivery_for("zz", 1, 7), 7);
+    }
+
+    #[test]
+    fn a_newer_attempt_of_a_step_in_flight_is_a_new_run() {
+        let mut book = fixed(10);
+        book.accept(0, vec![step("a", 1, 1)]);
+        book.take(1, Instant::now());
+        // Attempt 1 reported a retryable failure; its retry is claimed before the answer is read.
+        let accepted = book.accept(0, vec![step("a", 2, 1)]);
+        assert_eq!((accepted.superseded, accepted.buffered, accepted.adopted), (1, 1, 0));
+        assert_eq!((book.buffered(), book.in_flight()), (1, 0));
+        // The old report's answer finishes nothing; the retry is handed out.
+        assert!(!book.finish("a", 1));
+        assert_eq!(book.take(1, Instant::now()).len(), 1);
+        assert!(book.finish("a", 2));
     }
 
     #[test]

@@ -326,6 +326,10 @@ impl Core {
                 abort.abort();
             }
         }
+        // A reporter aborted inside a round trip (a database that stopped answering) never
+        // reached its own refusal of what was still queued: refuse it here, or those reports'
+        // promises would never settle.
+        crate::reporter::refuse_queued(shared);
         shared.db.close();
     }
 

@@ -46,9 +46,13 @@ pub async fn run(shared: Arc<Shared>) {
         lock(&shared.reports).flushing = false;
         shared.settled.notify_waiters();
     }
-    // Closed: whatever is still queued will never be sent.
+    refuse_queued(&shared);
+}
+
+/// Closed: whatever is still queued will never be sent.
+pub fn refuse_queued(shared: &Shared) {
     let left: Vec<Pending> = lock(&shared.reports).queue.drain(..).collect();
-    fail(&shared, left, CoreError::closed());
+    fail(shared, left, CoreError::closed());
     shared.settled.notify_waiters();
 }
 
@@ -117,7 +121,16 @@ async fn flush(shared: &Shared, batch: Vec<Pending>) {
     }
 }
 
+/// Answers each report with `error`. A report that will never commit takes its step out of
+/// flight all the same: kept in, the heartbeat would extend its lease for ever for a handler
+/// that has finished, and the step would never be redelivered.
 fn fail(shared: &Shared, batch: Vec<Pending>, error: CoreError) {
+    {
+        let mut book = lock(&shared.book);
+        for pending in &batch {
+            book.finish(&pending.report.step_id, pending.report.attempt);
+        }
+    }
     answer(
         &shared.completions,
         batch

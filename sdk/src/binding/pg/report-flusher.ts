@@ -40,6 +40,8 @@ interface PendingReport {
   sentDelivery: number;
   /** Send alone (its batch was refused; find out which report is at fault). */
   alone: boolean;
+  /** Answered already (close() answers a round trip still under way). */
+  settled?: boolean;
 }
 
 export interface ReportFlusherDeps {
@@ -61,6 +63,8 @@ export class ReportFlusher {
   private flushing = false;
   private scheduled = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The batch of the round trip under way. */
+  private sending: PendingReport[] = [];
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ReportFlusherDeps) {
@@ -103,9 +107,17 @@ export class ReportFlusher {
     this.lingerTimer = undefined;
     const left = this.queue;
     this.queue = [];
-    for (const pending of left) {
-      this.deps.book.finishReport(pending.held);
-      pending.reject(new WorkerCoreClosedError());
+    for (const pending of left) this.settle(pending, undefined, new WorkerCoreClosedError());
+    // A round trip still under way (a database that stopped answering holds it until the pool's
+    // query timeout, a minute or more) is answered now, so nobody waits on it past the drain.
+    const sending = this.sending;
+    this.sending = [];
+    for (const pending of sending) {
+      this.settle(
+        pending,
+        undefined,
+        new WorkerCoreClosedError('The worker core closed while this report was being committed; it may have been committed'),
+      );
     }
     this.notifyIdle();
   }
@@ -153,6 +165,7 @@ export class ReportFlusher {
         continue;
       }
       const batch = this.takeBatch();
+      this.sending = batch;
       const reports = batch.map((pending) => this.quoteCurrentLease(pending));
       const epoch = connectivity.epoch;
       const reserved = this.deps.stopClaiming.stopped ? 0 : book.reserve(Math.min(batch.length, book.batch));
@@ -174,8 +187,9 @@ export class ReportFlusher {
           else counters.deferred += 1;
         }
       } catch (error) {
+        this.sending = [];
         book.unreserve(reserved, 0);
-        this.queue.unshift(...batch);
+        this.queue.unshift(...batch.filter((pending) => pending.settled !== true));
         if (isConnectionLoss(error)) {
           counters.reportRetries += 1;
           connectivity.markLost(error, epoch);
@@ -188,11 +202,14 @@ export class ReportFlusher {
           counters.reportRetries += 1;
           for (const pending of batch) pending.alone = true;
         } else {
-          this.queue.shift();
-          this.settle(batch[0]!, undefined, error);
+          const only = batch[0]!;
+          const at = this.queue.indexOf(only);
+          if (at >= 0) this.queue.splice(at, 1);
+          this.settle(only, undefined, error);
         }
         continue;
       }
+      this.sending = [];
       counters.reportRoundTrips += 1;
       retryDelayMs = FIRST_RETRY_DELAY_MS;
       log.ok('report');
@@ -203,6 +220,7 @@ export class ReportFlusher {
       const drained = read < reserved || claimed.length >= enqueued;
       batch.forEach((pending, index) => {
         const result = results[index]!;
+        if (pending.settled === true) return;
         if (this.leaseMovedOn(pending, result)) again.push(pending);
         else this.settle(pending, result, undefined, drained);
       });
@@ -255,6 +273,8 @@ export class ReportFlusher {
   }
 
   private settle(pending: PendingReport, result: ReportResult | undefined, error?: unknown, drained = false): void {
+    if (pending.settled === true) return;
+    pending.settled = true;
     const { book, counters } = this.deps;
     book.finishReport(pending.held);
     if (result === undefined) {
