@@ -3,7 +3,7 @@
  * way back (committed, answer not yet read) is a new run: it is buffered and handed out as
  * attempt 2, not adopted by the finished attempt's in-flight entry (which left the native core
  * holding attempt 2 leased for nobody, extending its lease for ever). The interleaving is forced
- * with a proxy that delays only report_and_claim's answer (test/support/selective-proxy.ts).
+ * with a proxy that delays only report_and_claim's answer (test/support/db-proxy.ts, delayOnly).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindingsUnderTest } from './bindings-under-test.ts';
@@ -11,13 +11,13 @@ import { loadBinding } from '../../sdk/src/binding/select.ts';
 import type { WorkerCore } from '../../sdk/src/binding/types.ts';
 import { claimSteps, createTask, registerTemplate } from '../../sdk/src/protocol/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { DbProxy } from '../support/db-proxy.ts';
 import { single } from '../support/templates.ts';
 import { bounded, stepRow } from './helpers.ts';
-import { SelectiveProxy } from '../support/selective-proxy.ts';
 
 const NS = 'retry_answer_ns';
 let db: TestDatabase | undefined;
-let proxy: SelectiveProxy | undefined;
+let proxy: DbProxy | undefined;
 let core: WorkerCore | undefined;
 
 afterEach(async () => {
@@ -33,7 +33,7 @@ for (const name of bindingsUnderTest()) {
       db = await createTestDatabase();
       await registerTemplate(db.pool, single(NS, { retry: { max_attempts: 3, backoff_ms: 300, max_backoff_ms: 300 } }));
       await createTask(db.pool, { namespace: NS, name: 'single' });
-      proxy = await SelectiveProxy.start(db.url);
+      proxy = await DbProxy.start(db.url);
       const binding = await loadBinding(name, { allowFallback: false });
       core = await binding.createWorkerCore({
         databaseUrl: proxy.url(db.url),
@@ -47,7 +47,7 @@ for (const name of bindingsUnderTest()) {
       expect(first?.attempt).toBe(1);
       // The report commits at once; its answer reaches the core 2 s later. Meanwhile the retry
       // (visible after 300 ms) is claimed by the core's polling claim loop.
-      proxy.marker = 'waiting_for_retry'; // only in the failure report's answer, whatever the binding renders
+      proxy.delayOnly = 'waiting_for_retry'; // only in the failure report's answer, whatever the binding renders
       proxy.delayMs = 2_000;
       const failed = await core.report({
         stepId: first!.stepId,

@@ -1,14 +1,19 @@
 /**
- * A TCP proxy in front of the test database that can delay the server's answers or go silent: a
- * network partition, where bytes and FINs are swallowed and nothing is closed, which is what a cut
- * network or a frozen host looks like to a client (pg_terminate_backend and a stopped server both
- * close connections, so they cannot show it).
+ * A TCP proxy in front of the test database that can delay the server's answers (all of them, or
+ * only those containing a marker, keeping each connection's bytes in order), stall new
+ * connections, or go silent: a network partition, where bytes and FINs are swallowed and nothing
+ * is closed, which is what a cut network or a frozen host looks like to a client
+ * (pg_terminate_backend and a stopped server both close connections, so they cannot show it).
  */
 import net from 'node:net';
 
 export class DbProxy {
   /** Server → client bytes are held this long before being forwarded. */
   delayMs = 0;
+  /** When set, only the server's chunks that contain this text are held (e.g. one function's answer). */
+  delayOnly: string | undefined;
+  /** How many chunks were held. */
+  held = 0;
   /** New connections are accepted and never answered (a server that does not answer yet); open ones flow on. */
   stallNew = false;
   /** What each stalled connection sent first (its startup packet names its application_name). */
@@ -78,21 +83,31 @@ export class DbProxy {
     client.on('data', (chunk) => {
       if (!this.frozenFlag) upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => {
+    // Server → client, per connection and in order: a held chunk holds back everything after it
+    // (`null` is the server's FIN).
+    const queue: { at: number; chunk: Buffer | null }[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const pump = (): void => {
+      timer = undefined;
+      while (queue.length > 0 && queue[0]!.at <= Date.now()) {
+        const { chunk } = queue.shift()!;
+        if (this.frozenFlag || client.destroyed) continue;
+        if (chunk === null) client.end();
+        else client.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(pump, Math.max(1, queue[0]!.at - Date.now()));
+    };
+    const forward = (chunk: Buffer | null): void => {
       if (this.frozenFlag) return;
-      if (this.delayMs > 0) {
-        setTimeout(() => {
-          if (!this.frozenFlag && !client.destroyed) client.write(chunk);
-        }, this.delayMs);
-      } else client.write(chunk);
-    });
+      const held = this.delayMs > 0 && (this.delayOnly === undefined || (chunk !== null && chunk.includes(this.delayOnly)));
+      if (held) this.held += 1;
+      queue.push({ at: Date.now() + (held ? this.delayMs : 0), chunk });
+      if (timer === undefined) pump();
+    };
+    upstream.on('data', (chunk: Buffer) => forward(chunk));
+    upstream.on('end', () => forward(null));
     client.on('end', () => {
       if (!this.frozenFlag) upstream.end();
-    });
-    upstream.on('end', () => {
-      if (this.frozenFlag) return;
-      if (this.delayMs > 0) setTimeout(() => client.end(), this.delayMs);
-      else client.end();
     });
   }
 }
