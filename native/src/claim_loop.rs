@@ -53,6 +53,10 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
                 if accepted.buffered > 0 || accepted.replaced > 0 {
                     shared.steps_ready.notify_waiters();
                 }
+                if accepted.superseded > 0 {
+                    // Steps left flight: a drain waiting for the in-flight count must hear of it.
+                    shared.settled.notify_waiters();
+                }
                 if arrived < want {
                     // Reserved room this claim did not fill: another namespace's loop may be
                     // waiting for it.

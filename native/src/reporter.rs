@@ -299,6 +299,10 @@ fn settle(shared: &Shared, batch: Vec<Pending>, sent: Sent) {
     if accepted.buffered > 0 || accepted.replaced > 0 {
         shared.steps_ready.notify_waiters();
     }
+    if accepted.superseded > 0 {
+        // Steps left flight: a drain waiting for the in-flight count must hear of it.
+        shared.settled.notify_waiters();
+    }
     if claimed < sent.reserved {
         shared.room_freed.notify_waiters();
     }
