@@ -186,13 +186,12 @@ export class Worker {
   async run(): Promise<void> {
     // Subscribed before starting: a signal that arrives while the worker connects (or just after
     // it logged "worker started") must drain it, not kill the process with the default action.
-    let signalledWhileStarting: string | undefined;
+    // stop() during start() waits for the start, then drains.
     const unsubscribe = this.options.handleSignals
       ? onShutdownSignal((signal) => {
-          if (this.state === 'created' || this.state === 'starting') {
-            signalledWhileStarting ??= signal;
-          } else if (this.stopping === undefined) {
-            this.log('info', `${signal} received: draining`, { graceMs: this.options.shutdownGraceMs });
+          if (this.stopping === undefined) {
+            const when = this.state === 'created' || this.state === 'starting' ? ' while starting' : '';
+            this.log('info', `${signal} received${when}: draining`, { graceMs: this.options.shutdownGraceMs });
             void this.stop();
           } else {
             this.log('warn', `${signal} received again: aborting running steps now`, { running: this.running.size });
@@ -203,10 +202,6 @@ export class Worker {
       : () => {};
     try {
       await this.start();
-      if (signalledWhileStarting !== undefined) {
-        this.log('info', `${signalledWhileStarting} received while starting: draining`, { graceMs: this.options.shutdownGraceMs });
-        void this.stop();
-      }
       await this.stopped;
     } finally {
       unsubscribe();
