@@ -139,3 +139,74 @@ it('a decision reported after its task failed is not applied, and after a retry 
     steps: { review: 'complete', approve: 'complete', reject: 'skipped', other: 'complete' },
   });
 });
+
+it('a report from the run before retry_task loses its compare-and-swap: lease names are never reused', async () => {
+  const ns = 'edge_retry_lease';
+  await registerTemplate(db.pool, template('pair', [{ name: 'a', handler: 'h.a' }, { name: 'b', handler: 'h.b' }], ns));
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'pair' });
+  const first = await claimByName(ns, 1, 'hung-worker');
+  await reportStep(db.pool, { ...first.a!, outcome: 'permanent_failure', error: { message: 'boom' } });
+  // b's worker hangs through the failure, its lease running out, and the retry.
+  await sleep(1_200);
+  await retryTask(db.pool, taskId);
+  const again = await claimByName(ns, 30, 'new-worker');
+  expect(again.b).toBeDefined();
+  expect([again.b!.attempt, again.b!.delivery]).not.toEqual([first.b!.attempt, first.b!.delivery]);
+  // The hung worker wakes up and reports under its old lease.
+  const stale = await reportStep(db.pool, { ...first.b!, outcome: 'success', result: { from: 'hung-worker' } }, 'hung-worker');
+  expect(stale.accepted).toBe(false);
+  expect(stale.reason).toMatch(/stale attempt/);
+  expect(await reportStep(db.pool, { ...again.b!, outcome: 'success', result: { from: 'new-worker' } }, 'new-worker')).toMatchObject({
+    accepted: true,
+  });
+  await reportStep(db.pool, { ...again.a!, outcome: 'success' });
+  const status = await getTaskStatus(db.pool, taskId);
+  expect(status?.state).toBe('complete');
+  expect(status?.steps.find((step) => step.name === 'b')?.results).toEqual({ from: 'new-worker' });
+});
+
+it('retry_task gives each retried step a fresh budget of attempts and backoff, counting on from its last attempt', async () => {
+  const ns = 'edge_retry_budget';
+  await registerTemplate(
+    db.pool,
+    single(ns, { retry: { max_attempts: 2, backoff_ms: 1_000, max_backoff_ms: 600_000 } }),
+  );
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'single' });
+  const one = (await claimByName(ns)).only!;
+  expect([one.attempt, one.maxAttempts]).toEqual([1, 2]);
+  await reportStep(db.pool, { ...one, outcome: 'retryable_failure', error: { message: 'x' }, retryAfterMs: 0 });
+  const two = (await claimByName(ns)).only!;
+  expect([two.attempt, two.maxAttempts]).toEqual([2, 2]);
+  expect(await reportStep(db.pool, { ...two, outcome: 'retryable_failure', error: { message: 'x' } })).toMatchObject({
+    stepState: 'error',
+    taskState: 'error',
+  });
+
+  await retryTask(db.pool, taskId);
+  const three = (await claimByName(ns)).only!;
+  // Two more attempts, numbered on from the last, so the first run's leases stay unique.
+  expect([three.attempt, three.maxAttempts]).toEqual([3, 4]);
+  const before = Date.now();
+  const failed = await reportStep(db.pool, { ...three, outcome: 'retryable_failure', error: { message: 'x' } });
+  expect(failed.stepState).toBe('waiting_for_retry');
+  // The backoff starts over too: the first retry of the run waits backoff_ms (plus up to 25%),
+  // not backoff_ms · 2^(3−1).
+  const delay = failed.nextRetryAt!.getTime() - before;
+  expect(delay).toBeGreaterThan(900);
+  expect(delay).toBeLessThan(2_000);
+});
+
+it('retry_task leaves the attempt of a step that never ran under it alone', async () => {
+  const ns = 'edge_retry_unrun';
+  await registerTemplate(db.pool, template('pair', [{ name: 'a', handler: 'h.a' }, { name: 'b', handler: 'h.b', dependencies: ['a'] }], ns));
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'pair' });
+  const a = (await claimByName(ns)).a!;
+  await reportStep(db.pool, { ...a, outcome: 'permanent_failure', error: { message: 'boom' } });
+  await retryTask(db.pool, taskId);
+  const again = (await claimByName(ns)).a!;
+  expect([again.attempt, again.maxAttempts]).toEqual([2, 4]);
+  await reportStep(db.pool, { ...again, outcome: 'success' });
+  const b = (await claimByName(ns)).b!;
+  // b was cancelled before any delivery: no lease of it exists, so its numbering starts at 1.
+  expect([b.attempt, b.delivery, b.maxAttempts]).toEqual([1, 1, 3]);
+});

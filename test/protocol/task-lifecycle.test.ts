@@ -113,7 +113,8 @@ describe('retry_task', () => {
     expect((await queueMessages(db.pool, 'retry_ns')).length).toBe(1);
 
     const [again] = await claim('retry_ns');
-    expect(again).toMatchObject({ stepName: 'second', attempt: 1, dependencyResults: { first: { n: 1 } } });
+    // A fresh budget (max_attempts 1 more), numbered on from the failed attempt (0035).
+    expect(again).toMatchObject({ stepName: 'second', attempt: 2, maxAttempts: 2, dependencyResults: { first: { n: 1 } } });
     await reportStep(db.pool, { ...again!, outcome: 'success', result: 2 });
     const [third] = await claim('retry_ns');
     await reportStep(db.pool, { ...third!, outcome: 'success', result: 3 });
