@@ -1,11 +1,13 @@
 /**
  * A server whose port is taken ends the start of its service with an error naming the setting to
- * change, and leaves nothing running: no other server of the service, no connected core.
+ * change, and leaves nothing running: no other server of the service, no connected core. Once
+ * listening, an error the server emits is reported, not fatal.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineHandler } from '../../sdk/src/handler/index.ts';
 import { ServerListenError } from '../../sdk/src/server/index.ts';
+import { listen } from '../../sdk/src/server/listen.ts';
 import { Worker } from '../../sdk/src/worker/index.ts';
 import { registerTemplate } from '../../sdk/src/protocol/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -71,5 +73,21 @@ describe('a taken port', () => {
       const { rows } = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name]);
       return Number(rows[0]?.n) === 0;
     }, 10_000);
+  });
+});
+
+describe('a listening server', () => {
+  it('hands an error it emits later to onError instead of throwing it (which would end the process)', async () => {
+    const server = net.createServer((socket) => socket.end('ok\n'));
+    const errors: Error[] = [];
+    await listen(server, { host: '127.0.0.1', port: 0, setting: 'test.port', what: 'test server', onError: (error) => errors.push(error) });
+    try {
+      // What node:net does with an accept failure libuv does not absorb (ENOBUFS, say): emit it.
+      const failure = Object.assign(new Error('accept ENOBUFS'), { code: 'ENOBUFS' });
+      expect(() => server.emit('error', failure)).not.toThrow();
+      expect(errors).toEqual([failure]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

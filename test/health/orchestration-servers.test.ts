@@ -147,7 +147,7 @@ describe('health', () => {
     expect((await get(port('web'), '/health')).json()).toMatchObject({ status: 'alive', service: 'orchestration' });
     const ready = await get(port('web'), '/health/ready');
     expect(ready.status, ready.text).toBe(200);
-    expect((ready.json()['checks'] as { name: string }[]).map((check) => check.name).sort()).toEqual(['database', 'event_loop', 'state']);
+    expect((ready.json()['checks'] as { name: string }[]).map((check) => check.name).sort()).toEqual(['database', 'event_loop', 'state', 'sweeps']);
     const detailed = await get(port('web'), '/health/detailed');
     expect(detailed.json()).toMatchObject({
       status: 'healthy',

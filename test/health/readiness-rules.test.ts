@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventLoopLagMonitor } from '../../sdk/src/server/metrics/event-loop-lag.ts';
-import { claimLoopCheck, databaseCheck, eventLoopCheck, stateCheck } from '../../sdk/src/server/readiness.ts';
+import { claimLoopCheck, databaseCheck, eventLoopCheck, stateCheck, sweepCheck } from '../../sdk/src/server/readiness.ts';
 
 describe('readiness rules', () => {
   it('wants a running service', () => {
@@ -20,6 +20,22 @@ describe('readiness rules', () => {
       ok: false,
       message: 'unreachable: connect ECONNREFUSED 127.0.0.1:5432',
     });
+  });
+
+  it('calls an orchestrator unready only after three sweep passes in a row failed', () => {
+    expect(sweepCheck({ state: 'running', consecutiveErrors: 0, lastError: undefined })).toEqual({ name: 'sweeps', ok: true, message: 'sweeping' });
+    expect(sweepCheck({ state: 'running', consecutiveErrors: 2, lastError: 'x' })).toEqual({
+      name: 'sweeps',
+      ok: true,
+      message: 'the last 2 sweep passes failed (limit 3)',
+    });
+    expect(sweepCheck({ state: 'running', consecutiveErrors: 3, lastError: 'canceling statement due to lock timeout' })).toEqual({
+      name: 'sweeps',
+      ok: false,
+      message: 'the last 3 sweep passes failed: canceling statement due to lock timeout',
+    });
+    // A stopping orchestrator is unready by its state check already; this one does not pile on.
+    expect(sweepCheck({ state: 'stopping', consecutiveErrors: 5, lastError: 'x' }).ok).toBe(true);
   });
 
   it('wants no event-loop block past the limit', () => {

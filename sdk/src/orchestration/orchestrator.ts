@@ -91,6 +91,8 @@ export interface OrchestratorStats {
   cancelledSteps: number;
   timedOutTasks: number;
   sweepErrors: number;
+  /** Scheduled sweep passes that failed since the last one that succeeded. */
+  consecutiveSweepErrors: number;
 }
 
 /**
@@ -117,7 +119,8 @@ export class Orchestrator {
   private readonly whenStopped = new Promise<void>((resolve) => {
     this.resolveStopped = resolve;
   });
-  private readonly counters: OrchestratorStats = { sweeps: 0, deadLettered: 0, cancelledSteps: 0, timedOutTasks: 0, sweepErrors: 0 };
+  private readonly counters: OrchestratorStats = { sweeps: 0, deadLettered: 0, cancelledSteps: 0, timedOutTasks: 0, sweepErrors: 0, consecutiveSweepErrors: 0 };
+  private lastSweepFailure: string | undefined;
 
   constructor(private readonly options: OrchestratorOptions = {}) {
     const config = options.config;
@@ -260,6 +263,7 @@ export class Orchestrator {
       throw error;
     }
     this.counters.sweeps += 1;
+    this.counters.consecutiveSweepErrors = 0;
     await this.record(pool, result);
     return result;
   }
@@ -289,6 +293,11 @@ export class Orchestrator {
     return { ...this.counters };
   }
 
+  /** Why the last scheduled sweep pass failed (undefined when none has). */
+  lastSweepError(): string | undefined {
+    return this.lastSweepFailure;
+  }
+
   /** Where the REST and gRPC servers listen (null: not running), e.g. to learn a port 0 choice. */
   get servers(): ServerAddresses {
     return this.health?.addresses ?? { web: null, grpc: null };
@@ -304,7 +313,13 @@ export class Orchestrator {
     const { web, grpc } = this.listeners;
     if (web === undefined && grpc === undefined) return;
     try {
-      this.health = await startOrchestrationHealth(this, { databaseUrl: this.databaseUrl, web, grpc, thresholds: this.options.health ?? {} });
+      this.health = await startOrchestrationHealth(this, {
+        databaseUrl: this.databaseUrl,
+        web,
+        grpc,
+        thresholds: this.options.health ?? {},
+        onServerError: (error, what) => this.log('error', `${what} error; it keeps serving`, { error: error.message }),
+      });
     } catch (error) {
       await this.pool?.end().catch(() => {});
       this.pool = undefined;
@@ -324,6 +339,8 @@ export class Orchestrator {
       readDue: () => readDueTimes(pool),
       onError: (error) => {
         this.counters.sweepErrors += 1;
+        this.counters.consecutiveSweepErrors += 1;
+        this.lastSweepFailure = message(error);
         this.log('error', 'sweep failed; will try again', { error: message(error) });
       },
       onListenerLost: (error) => {

@@ -80,6 +80,7 @@ export interface OrchestrationHealth {
   cancelledSteps: number;
   timedOutTasks: number;
   sweepErrors: number;
+  consecutiveSweepErrors: number;
 }
 
 export interface DetailedHealth {

@@ -25,6 +25,11 @@ export interface ListenTarget {
   setting: string;
   /** e.g. `worker REST server`. */
   what: string;
+  /**
+   * Told of an error the listening server emits later (EMFILE when accepting a connection, say).
+   * Without a listener such an error would end the whole process, the worker's handlers with it.
+   */
+  onError: (error: Error) => void;
 }
 
 /** A server could not bind its address (taken, not permitted, no such interface). */
@@ -48,6 +53,7 @@ export function listen(server: Server, target: ListenTarget): Promise<ListenAddr
     };
     const listening = (): void => {
       server.off('error', failed);
+      server.on('error', (error) => target.onError(error));
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : target.port;
       resolve({ host: target.host, port });

@@ -11,6 +11,7 @@ import { taskServiceImpl } from './grpc/task-service.ts';
 import type { HealthThresholds, ServerListener } from './listener-settings.ts';
 import { EventLoopLagMonitor } from './metrics/event-loop-lag.ts';
 import { MetricsRegistry } from './metrics/registry.ts';
+import { sweepCheck } from './readiness.ts';
 import { startHealthServers, type HealthServers, type ServerAddresses } from './servers.ts';
 import { ServiceHealth, type ServiceFacts } from './service-health.ts';
 
@@ -20,6 +21,7 @@ export interface OrchestratorView {
   /** starting, running, stopped. */
   state(): string;
   stats(): OrchestratorStats;
+  lastSweepError(): string | undefined;
 }
 
 export interface OrchestrationHealthSettings {
@@ -27,6 +29,8 @@ export interface OrchestrationHealthSettings {
   web: ServerListener | undefined;
   grpc: ServerListener | undefined;
   thresholds: HealthThresholds;
+  /** An error a listening server emitted (it keeps serving): for the orchestrator's log. */
+  onServerError: (error: Error, what: string) => void;
 }
 
 export interface OrchestrationHealthHandle {
@@ -49,7 +53,10 @@ export async function startOrchestrationHealth(view: OrchestratorView, settings:
     service: 'orchestration',
     instanceId: view.instanceId,
     state: () => view.state(),
-    extraChecks: () => [],
+    extraChecks: () => {
+      const stats = view.stats();
+      return [sweepCheck({ state: view.state(), consecutiveErrors: stats.consecutiveSweepErrors, lastError: view.lastSweepError() })];
+    },
     namespaces: () => undefined,
     inFlightSteps: () => probe.inProgressSteps(),
     binding: () => '',
@@ -64,6 +71,7 @@ export async function startOrchestrationHealth(view: OrchestratorView, settings:
       web: settings.web,
       grpc: settings.grpc,
       section: 'orchestration',
+      onServerError: settings.onServerError,
       services: { register: (router) => router.service(TaskService, taskServiceImpl(client)), names: [TaskService.typeName] },
     });
   } catch (error) {

@@ -2,7 +2,7 @@
  * The readiness checks, as pure functions of what was measured, so each rule can be tested on
  * its own. A service is ready only when every check passes: it runs (not starting, draining or
  * stopped), its database answers, its event loop was not blocked past the threshold within the
- * lag window, and, for a worker, its claim loop is turning.
+ * lag window, and, for a worker, its claim loop is turning, for an orchestrator, its sweeps.
  */
 import type { CheckResult, DatabaseStatus } from './health-types.ts';
 
@@ -63,4 +63,38 @@ export function claimLoopCheck(facts: ClaimLoopFacts): CheckResult {
   }
   const latest = facts.coreAgeMs === undefined ? facts.ageMs : Math.max(facts.ageMs, facts.coreAgeMs);
   return { name: 'claim_loop', ok: true, message: `last round ${seconds(latest)} s ago` };
+}
+
+/** Failed sweep passes in a row after which an orchestrator is not ready. */
+export const SWEEP_FAILURES_NOT_READY = 3;
+
+export interface SweepFacts {
+  /** The orchestrator's state: only a running orchestrator sweeps. */
+  state: string;
+  /** Sweep passes that failed since the last one that succeeded. */
+  consecutiveErrors: number;
+  /** Why the last one failed. */
+  lastError: string | undefined;
+}
+
+/**
+ * An orchestrator whose last SWEEP_FAILURES_NOT_READY sweep passes all failed is not doing its
+ * job (expired leases, task deadlines) even when its database answers: a sweep that fails on
+ * every pass, say on a lock timeout or a broken function, is what this catches. One failure is
+ * not enough: the next pass is a sweep interval away and a transient error passes.
+ */
+export function sweepCheck(facts: SweepFacts): CheckResult {
+  if (facts.state !== 'running') return { name: 'sweeps', ok: true, message: `not sweeping: the orchestrator is ${facts.state}` };
+  if (facts.consecutiveErrors >= SWEEP_FAILURES_NOT_READY) {
+    return {
+      name: 'sweeps',
+      ok: false,
+      message: `the last ${facts.consecutiveErrors} sweep passes failed: ${facts.lastError ?? 'no reason recorded'}`,
+    };
+  }
+  return {
+    name: 'sweeps',
+    ok: true,
+    message: facts.consecutiveErrors === 0 ? 'sweeping' : `the last ${facts.consecutiveErrors} sweep passes failed (limit ${SWEEP_FAILURES_NOT_READY})`,
+  };
 }

@@ -40,6 +40,8 @@ export interface StartServersOptions {
   grpc: ServerListener | undefined;
   /** The config section, for error messages: `worker` or `orchestration`. */
   section: 'worker' | 'orchestration';
+  /** An error a listening server emitted (it keeps serving); `what` names the server. */
+  onServerError: (error: Error, what: string) => void;
   /** More gRPC services, and their full names (for grpc.health.v1 checks by service name). */
   services?: { register: (router: ConnectRouter) => void; names: readonly string[] };
 }
@@ -61,6 +63,7 @@ export async function startHealthServers(options: StartServersOptions): Promise<
         port: web.port,
         setting: setting('web', web),
         what: `${section} REST server`,
+        onError: (error) => options.onServerError(error, `${section} REST server`),
       });
     }
     if (grpc !== undefined) {
@@ -71,7 +74,13 @@ export async function startHealthServers(options: StartServersOptions): Promise<
           router.service(Health, standardHealthImpl(source, { services: names, closing: closing.signal }));
           options.services?.register(router);
         },
-        { host: grpc.host, port: grpc.port, setting: setting('grpc', grpc), what: `${section} gRPC server` },
+        {
+          host: grpc.host,
+          port: grpc.port,
+          setting: setting('grpc', grpc),
+          what: `${section} gRPC server`,
+          onError: (error) => options.onServerError(error, `${section} gRPC server`),
+        },
       );
     }
   } catch (error) {

@@ -28,6 +28,8 @@ export interface WorkerHealthSettings {
   thresholds: HealthThresholds;
   /** How long one next() call waits for work: a healthy loop finishes a round at least this often. */
   claimWaitMs: number;
+  /** An error a listening server emitted (it keeps serving): for the worker's log. */
+  onServerError: (error: Error, what: string) => void;
 }
 
 /** Running health servers, and the observer the worker must feed. */
@@ -99,7 +101,7 @@ export async function startWorkerHealth(worker: WorkerView, settings: WorkerHeal
   lag.start();
   let servers: HealthServers;
   try {
-    servers = await startHealthServers({ source, web: settings.web, grpc: settings.grpc, section: 'worker' });
+    servers = await startHealthServers({ source, web: settings.web, grpc: settings.grpc, section: 'worker', onServerError: settings.onServerError });
   } catch (error) {
     lag.stop();
     await probe.close();

@@ -154,7 +154,13 @@ export class Worker {
       this.bindingName = module.name;
       const { web, grpc } = this.options;
       if (web !== undefined || grpc !== undefined) {
-        this.health = await startWorkerHealth(this, { web, grpc, thresholds: this.options.health, claimWaitMs: CLAIM_WAIT_MS });
+        this.health = await startWorkerHealth(this, {
+          web,
+          grpc,
+          thresholds: this.options.health,
+          claimWaitMs: CLAIM_WAIT_MS,
+          onServerError: (error, what) => this.log('error', `${what} error; it keeps serving`, { error: describe(error) }),
+        });
         this.observer = this.health.observer;
       }
     } catch (error) {
