@@ -4,7 +4,8 @@
  * nothing a handler does can make the worker lose a step. What a returned value becomes (a
  * result, a decision, a fan-out) is success-outcome.ts's job.
  */
-import type { ClaimedStep, StepReport } from '../protocol/types.ts';
+import { storableJson } from '../json/to-json-value.ts';
+import type { ClaimedStep, JsonObject, StepReport } from '../protocol/types.ts';
 import { raceAbort, type Settlement } from './abort-race.ts';
 import { describeValue, failure, failureFromAbort, failureFromThrown, type FailureReport } from './failure-report.ts';
 import type { StepLogger } from './logger.ts';
@@ -28,12 +29,18 @@ export async function executeStep(
   options: ExecuteStepOptions,
 ): Promise<StepReport> {
   const lease = { stepId: step.stepId, attempt: step.attempt, delivery: step.delivery };
+  let outcome: Outcome;
   try {
-    return { ...lease, ...(await run(handler, step, options)) };
+    outcome = await run(handler, step, options);
   } catch (error) {
     // Only a bug in this module (or a hostile value) gets here; still report, so the step is not lost.
-    return { ...lease, ...failure('retryable_failure', 'InternalError', `executeStep failed: ${describeValue(error)}`) };
+    outcome = failure('retryable_failure', 'InternalError', `executeStep failed: ${describeValue(error)}`);
   }
+  // An error document quotes what the handler met (a NUL from binary data, a string cut inside
+  // an emoji); PostgreSQL would refuse the whole report for one such character, and the step
+  // would go unreported. A result is checked, not mended: that is the handler's data.
+  if (outcome.error !== undefined) outcome = { ...outcome, error: storableJson(outcome.error) as JsonObject };
+  return { ...lease, ...outcome };
 }
 
 async function run(handler: HandlerDefinition | undefined, step: ClaimedStep, options: ExecuteStepOptions): Promise<Outcome> {

@@ -120,7 +120,7 @@ export function describeValue(value: unknown): string {
     case 'undefined':
       return 'undefined';
     case 'string':
-      return `a string: ${truncate(JSON.stringify(value))}`;
+      return `a string: ${truncate(redactText(JSON.stringify(value)))}`;
     case 'number':
     case 'boolean':
       return `a ${typeof value}: ${String(value)}`;
@@ -132,7 +132,7 @@ export function describeValue(value: unknown): string {
       return `a function${value.name ? ` (${value.name})` : ''}`;
   }
   if (value === null) return 'null';
-  if (value instanceof Error) return `${safeName(value)}: ${truncate(safeMessage(value))}`;
+  if (value instanceof Error) return `${safeName(value)}: ${truncate(redactText(safeMessage(value)))}`;
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -140,11 +140,15 @@ export function describeValue(value: unknown): string {
     json = undefined;
   }
   const kind = Array.isArray(value) ? 'an array' : 'an object';
-  return json === undefined ? `${kind} (${Object.prototype.toString.call(value)})` : `${kind}: ${truncate(json)}`;
+  return json === undefined ? `${kind} (${Object.prototype.toString.call(value)})` : `${kind}: ${truncate(redactText(json))}`;
 }
 
+// Redacted before it is cut (a URL cut before its '@' no longer looks like one), and never cut
+// between the two halves of a surrogate pair (PostgreSQL refuses the half left).
 function truncate(text: string): string {
-  return text.length > MAX_DESCRIBED ? `${text.slice(0, MAX_DESCRIBED)}…` : text;
+  if (text.length <= MAX_DESCRIBED) return text;
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(MAX_DESCRIBED - 1)) ? MAX_DESCRIBED - 1 : MAX_DESCRIBED;
+  return `${text.slice(0, end)}…`;
 }
 
 function safeName(error: Error): string {

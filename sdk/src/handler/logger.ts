@@ -58,16 +58,14 @@ export function createStepLogger(write: LogWriter, ids: StepLogIds): StepLogger 
   const log = (level: StepLogLevel, message: unknown, fields: Record<string, unknown> | undefined): void => {
     try {
       const extra = fields !== null && typeof fields === 'object' ? toLogFields(fields) : {};
-      write({
-        level,
-        message: redactText(String(message)),
-        time: new Date().toISOString(),
-        fields: { ...extra, ...idFields },
-      });
+      // The ids first: writers keep a record's first fields when it has too many.
+      const all: Record<string, unknown> = { ...idFields };
+      for (const [key, value] of Object.entries(extra)) if (!(key in idFields)) all[key] = value;
+      write({ level, message: redactText(String(message)), time: new Date().toISOString(), fields: all });
     } catch (error) {
       if (writerFailed) return;
       writerFailed = true;
-      console.error(`[tasker] a log writer failed; further failures of this step's logger are not reported: ${String(error)}`);
+      console.error(`[tasker] a log writer failed; further failures of this step's logger are not reported: ${describeThrown(error)}`);
     }
   };
   return {
@@ -76,4 +74,13 @@ export function createStepLogger(write: LogWriter, ids: StepLogIds): StepLogger 
     warn: (message, fields) => log('warn', message, fields),
     error: (message, fields) => log('error', message, fields),
   };
+}
+
+/** What a writer threw, as text; String() itself throws for some values (a null-prototype object). */
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
 }

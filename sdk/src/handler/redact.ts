@@ -66,8 +66,11 @@ function isHarmless(value: unknown): boolean {
 
 function toLogValue(value: unknown, depth: number, seen: Set<object>): unknown {
   switch (typeof value) {
-    case 'string':
-      return redactText(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}… (${value.length} chars)` : value);
+    case 'string': {
+      // Redacted before it is cut: a URL cut before its '@' would no longer be seen as one.
+      const redacted = redactText(value);
+      return redacted.length > MAX_STRING ? `${redacted.slice(0, MAX_STRING)}… (${value.length} chars)` : redacted;
+    }
     case 'number':
       return Number.isFinite(value) ? value : String(value);
     case 'boolean':

@@ -25,6 +25,29 @@ const MAX_DEPTH = 1000;
 // PostgreSQL's jsonb cannot store U+0000, and rejects unpaired UTF-16 surrogates.
 const NUL = /\u0000/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NUL_ALL = /\u0000/g;
+const LONE_SURROGATE_ALL = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * `text` as PostgreSQL can store it: a NUL becomes the six characters `\u0000`, an unpaired
+ * surrogate U+FFFD. For text that must be kept, not refused: an error message, which quotes
+ * whatever the handler choked on (JSON.parse of binary data names the NUL it met).
+ */
+export function storableText(text: string): string {
+  return NUL.test(text) || LONE_SURROGATE.test(text) ? text.replace(NUL_ALL, '\\u0000').replace(LONE_SURROGATE_ALL, '\uFFFD') : text;
+}
+
+/** A JSON value with every string and key made storable by {@link storableText}. */
+export function storableJson(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value)) return value.map(storableJson);
+  if (value !== null && typeof value === 'object') {
+    const out: JsonObject = {};
+    for (const [key, item] of Object.entries(value)) setOwn(out, storableText(key), storableJson(item));
+    return out;
+  }
+  return value;
+}
 
 /**
  * Returns `value` as a plain JSON value, or throws {@link NotJsonError} naming the path of the
@@ -117,7 +140,7 @@ function convert(
     const item: unknown = (object as Record<string, unknown>)[name];
     if (item === undefined) continue;
     checkString(name, propertyPath, 'key');
-    out[name] = convert(item, propertyPath, name, ancestors, depth + 1, true);
+    setOwn(out, name, convert(item, propertyPath, name, ancestors, depth + 1, true));
   }
   ancestors.delete(object);
   return out;
@@ -145,4 +168,11 @@ function describeNonPlain(object: object): string {
 /** `.name` for identifier-like keys, `["odd key"]` otherwise. */
 export function propertySegment(name: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
+}
+
+// `out['__proto__'] = v` would set the object's prototype and lose the key; JSON.parse and
+// PostgreSQL both keep it as a key like any other.
+function setOwn(out: JsonObject, key: string, value: JsonValue): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }

@@ -43,7 +43,16 @@ export function checkTemplate(value: unknown, file: string, locate?: Locate): Ta
     steps: [],
   };
   const description = checker.text(value, 'description', [], { required: false });
-  if (description !== undefined) template.description = description;
+  if (description !== undefined) {
+    // The one free text field: what PostgreSQL cannot store (a NUL) is refused here, by name.
+    try {
+      toJsonValue(description, 'description');
+    } catch (error) {
+      if (!(error instanceof NotJsonError)) throw error;
+      checker.fail(['description'], error.problem);
+    }
+    template.description = description;
+  }
   const schema = checkInputSchema(checker, value);
   if (schema !== undefined) template.input_schema = schema;
   template.steps = checkSteps(checker, value);

@@ -100,6 +100,8 @@ const FORMATS: Record<string, (value: string) => boolean> = {
 
 function isRealDate(text: string): boolean {
   const [y, m, d] = text.split('-').map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(y, m - 1, d));
+  // Date.UTC reads the years 0-99 as 1900-1999; setUTCFullYear takes them as they are.
+  const date = new Date(0);
+  date.setUTCFullYear(y, m - 1, d);
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }

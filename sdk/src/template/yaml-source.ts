@@ -26,7 +26,10 @@ export interface YamlSource {
   locate: Locate;
 }
 
-const MAX_ALIAS_COUNT = 100;
+// The yaml library counts each use of an anchor times the aliases inside what it names: a
+// template of 10,000 steps sharing `retry: *patient` stays far below, while nested anchors that
+// expand exponentially (a "billion laughs") pass it within a few levels.
+const MAX_ALIAS_COUNT = 100_000;
 
 /** Parses `text`; throws TemplateError naming the file, line and column of the first syntax error. */
 export function readYaml(text: string, file: string): YamlSource {

@@ -90,3 +90,14 @@ describe('toJsonValue', () => {
     expect(toJsonValue('ok 🎉', 'result')).toBe('ok 🎉');
   });
 });
+
+describe('storableText and storableJson', () => {
+  it('mend what PostgreSQL cannot store, in strings and keys, and leave the rest as it is', async () => {
+    const { storableJson, storableText } = await import('../../src/json/to-json-value.ts');
+    expect(storableText('plain ✓ 😀')).toBe('plain ✓ 😀');
+    expect(storableText('a\u0000b')).toBe('a\\u0000b');
+    expect(storableText('x\uD83D')).toBe('x\uFFFD');
+    expect(storableText('\uDE00y')).toBe('\uFFFDy');
+    expect(storableJson({ 'k\u0000': ['v\u0000', 1, null, { deep: '\uD83D' }] })).toEqual({ 'k\\u0000': ['v\\u0000', 1, null, { deep: '\uFFFD' }] });
+  });
+});
