@@ -137,8 +137,9 @@ describe('template_input_schema', () => {
     await registerTemplate(db.pool, { ...single('schema_ns'), version: '1.0.0' });
     await registerTemplate(db.pool, { ...single('schema_ns'), version: '1.10.0', input_schema: schema });
     await registerTemplate(db.pool, { ...single('schema_ns'), version: '1.9.0' });
-    expect(await templateInputSchema(db.pool, 'schema_ns', 'single')).toEqual({ version: '1.10.0', inputSchema: schema });
-    expect(await templateInputSchema(db.pool, 'schema_ns', 'single', '1.0.0')).toEqual({ version: '1.0.0', inputSchema: null });
+    const hash = expect.stringMatching(/^[0-9a-f]{32}$/);
+    expect(await templateInputSchema(db.pool, 'schema_ns', 'single')).toEqual({ version: '1.10.0', inputSchema: schema, definitionHash: hash });
+    expect(await templateInputSchema(db.pool, 'schema_ns', 'single', '1.0.0')).toEqual({ version: '1.0.0', inputSchema: null, definitionHash: hash });
     expect(await templateInputSchema(db.pool, 'schema_ns', 'nope')).toBeNull();
   });
 });

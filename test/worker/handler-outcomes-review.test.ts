@@ -109,3 +109,19 @@ describe('step log records', () => {
     expect(ids).toEqual({ taskId, stepName: 's', handler: 'h.chatty' });
   });
 });
+describe('isLastAttempt', () => {
+  it('is true when a retryable failure would end the step (retry.retryable: false)', async () => {
+    const seen: Array<{ attempt: number; maxAttempts: number; isLastAttempt: boolean }> = [];
+    const once = defineHandler('h.once', (ctx) => {
+      seen.push({ attempt: ctx.attempt, maxAttempts: ctx.maxAttempts, isLastAttempt: ctx.isLastAttempt });
+      throw new Error('transient');
+    });
+    await startWorker('last_ns', [once]);
+    const taskId = await runTask('last_ns', [{ name: 's', handler: 'h.once', retry: { max_attempts: 3, retryable: false } }]);
+    const task = await client.waitForTask(taskId, { timeoutMs: 10_000 });
+    // The retryable failure ended the step on attempt 1: that attempt was the last.
+    expect(task.steps[0]).toMatchObject({ state: 'error', attempt: 1 });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.isLastAttempt).toBe(true);
+  });
+});

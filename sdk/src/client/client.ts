@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { InvalidConfigError } from '../errors.ts';
-import { UnknownTaskError, UnknownTemplateError } from '../protocol/errors.ts';
+import { TemplateChangedError, UnknownTaskError, UnknownTemplateError } from '../protocol/errors.ts';
 import {
   cancelTask,
   createTask,
@@ -81,7 +81,7 @@ export class TaskerClient {
   private readonly pool: pg.Pool;
   private readonly listener: TaskStateListener;
   private readonly actor: string;
-  private readonly schemas = new Map<string, { at: number; version: string; schema: unknown }>();
+  private readonly schemas = new Map<string, { at: number; version: string; schema: unknown; definitionHash: string }>();
   private closed = false;
 
   constructor(options: TaskerClientOptions = {}) {
@@ -99,20 +99,27 @@ export class TaskerClient {
   /**
    * Creates a task: checks the context against the template's input_schema (InvalidContextError
    * listing every violation), then creates it with its steps and enqueues the root steps, in one
-   * transaction. With an idempotency key already used for this template, returns the existing
-   * task with `created: false`.
+   * transaction, from the very definition whose schema was checked. With an idempotency key
+   * already used for this template (any version), returns the existing task with `created: false`.
    */
   async createTask(input: CreateTaskInput, options: CreateTaskOptions = {}): Promise<CreatedTask> {
     this.ensureOpen();
-    if (options.validate ?? true) {
-      const template = await this.inputSchema(input.namespace, input.name, input.version);
+    if (!(options.validate ?? true)) return createTask(this.pool, input);
+    // The schema is cached for a few seconds; the database refuses a definition registered since
+    // (a new latest version, or this one replaced), and then it is read again and checked anew.
+    for (let fresh = false; ; fresh = true) {
+      const template = await this.inputSchema(input.namespace, input.name, input.version, fresh);
       validateContext(
         template.schema as Parameters<typeof validateContext>[0],
         input.context ?? {},
         `${input.namespace}/${input.name}@${template.version}`,
       );
+      try {
+        return await createTask(this.pool, { ...input, definitionHash: template.definitionHash });
+      } catch (error) {
+        if (!(error instanceof TemplateChangedError) || fresh) throw error;
+      }
     }
-    return createTask(this.pool, input);
   }
 
   /** A task with all its steps (states, results, errors); null for an unknown id. */
@@ -224,10 +231,15 @@ export class TaskerClient {
     if (this.closed) throw new ClientClosedError();
   }
 
-  private async inputSchema(namespace: string, name: string, version: string | undefined): Promise<{ version: string; schema: unknown }> {
+  private async inputSchema(
+    namespace: string,
+    name: string,
+    version: string | undefined,
+    fresh: boolean,
+  ): Promise<{ version: string; schema: unknown; definitionHash: string }> {
     const key = `${namespace}\u0000${name}\u0000${version ?? ''}`;
     const cached = this.schemas.get(key);
-    if (cached !== undefined && Date.now() - cached.at < SCHEMA_CACHE_MS) return cached;
+    if (!fresh && cached !== undefined && Date.now() - cached.at < SCHEMA_CACHE_MS) return cached;
     const found = await templateInputSchema(this.pool, namespace, name, version);
     if (found === null) {
       throw new UnknownTemplateError(
@@ -237,7 +249,7 @@ export class TaskerClient {
         { namespace, name, version: version ?? null },
       );
     }
-    const entry = { at: Date.now(), version: found.version, schema: found.inputSchema };
+    const entry = { at: Date.now(), version: found.version, schema: found.inputSchema, definitionHash: found.definitionHash };
     this.schemas.set(key, entry);
     return entry;
   }

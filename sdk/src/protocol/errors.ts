@@ -48,6 +48,8 @@ export class UnknownTaskError extends ProtocolError {}
 export class UnknownNamespaceError extends ProtocolError {}
 /** TK007 (or a data exception, SQLSTATE class 22): a protocol function was called with an invalid argument. */
 export class InvalidProtocolArgumentError extends ProtocolError {}
+/** TK008: the template was registered again since the caller read it (createTask's `definitionHash`). */
+export class TemplateChangedError extends ProtocolError {}
 /** TK100: something attempted a state transition the state machines forbid. */
 export class IllegalTransitionError extends ProtocolError {}
 
@@ -67,6 +69,7 @@ const BY_SQLSTATE: Record<string, { code: string; type: ProtocolErrorClass }> = 
   TK005: { code: 'TASK_UNKNOWN', type: UnknownTaskError },
   TK006: { code: 'NAMESPACE_UNKNOWN', type: UnknownNamespaceError },
   TK007: { code: 'PROTOCOL_ARGUMENT_INVALID', type: InvalidProtocolArgumentError },
+  TK008: { code: 'TEMPLATE_CHANGED', type: TemplateChangedError },
   TK100: { code: 'TRANSITION_ILLEGAL', type: IllegalTransitionError },
 };
 

@@ -28,7 +28,7 @@ interface CreateRow {
 export async function createTask(db: Queryable, input: CreateTaskInput): Promise<CreatedTask> {
   const rows = await callProtocol<CreateRow>(
     db,
-    'SELECT * FROM tasker.create_task($1, $2, $3, $4::jsonb, $5, $6, $7, $8::text[], $9, $10::bigint)',
+    'SELECT * FROM tasker.create_task($1, $2, $3, $4::jsonb, $5, $6, $7, $8::text[], $9, $10::bigint, $11)',
     [
       input.namespace,
       input.name,
@@ -40,6 +40,7 @@ export async function createTask(db: Queryable, input: CreateTaskInput): Promise
       input.tags ?? [],
       input.initiator ?? null,
       input.timeoutMs ?? null,
+      input.definitionHash ?? null,
     ],
   );
   const row = rows[0];
@@ -127,20 +128,22 @@ export async function sweepTaskTimeouts(db: Queryable, limit = 100, actor = 'swe
 }
 
 /**
- * The version `createTask` would use for (namespace, name, version; undefined = highest) and its
- * input schema (`tasker.template_input_schema`); null for an unknown template.
+ * The version `createTask` would use for (namespace, name, version; undefined = highest), its
+ * input schema, and the hash of its definition (`tasker.template_input_schema`); null for an
+ * unknown template. Pass the hash to createTask as `definitionHash` to create the task only from
+ * the definition whose schema was checked.
  */
 export async function templateInputSchema(
   db: Queryable,
   namespace: string,
   name: string,
   version?: string,
-): Promise<{ version: string; inputSchema: JsonObject | boolean | null } | null> {
-  const rows = await callProtocol<{ version: string; input_schema: JsonObject | boolean | null }>(
+): Promise<{ version: string; inputSchema: JsonObject | boolean | null; definitionHash: string } | null> {
+  const rows = await callProtocol<{ version: string; input_schema: JsonObject | boolean | null; definition_hash: string }>(
     db,
     'SELECT * FROM tasker.template_input_schema($1, $2, $3)',
     [namespace, name, version ?? null],
   );
   const row = rows[0];
-  return row === undefined ? null : { version: row.version, inputSchema: row.input_schema };
+  return row === undefined ? null : { version: row.version, inputSchema: row.input_schema, definitionHash: row.definition_hash };
 }

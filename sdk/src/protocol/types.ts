@@ -88,6 +88,11 @@ export interface CreateTaskInput {
   initiator?: string;
   /** Fail the task when it has not finished this many ms after creation (orchestrator sweep). */
   timeoutMs?: number;
+  /**
+   * Create the task only from the template definition with this hash (templateInputSchema's
+   * `definitionHash`), else TemplateChangedError: what the context was checked against.
+   */
+  definitionHash?: string;
 }
 
 /** Result of creating a task. */

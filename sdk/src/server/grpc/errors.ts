@@ -1,6 +1,6 @@
 /**
  * Errors of the task API as gRPC status codes. Typed Tasker errors map to what a caller can act
- * on (INVALID_ARGUMENT, NOT_FOUND); a database that cannot be reached is UNAVAILABLE, so clients
+ * on (INVALID_ARGUMENT, NOT_FOUND, ABORTED: try again); a database that cannot be reached is UNAVAILABLE, so clients
  * retry; anything else is INTERNAL. Every message is redacted: a driver's error can quote a URL.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -11,6 +11,7 @@ import {
   InvalidProtocolArgumentError,
   InvalidTaskInputError,
   InvalidTemplateError,
+  TemplateChangedError,
   UnknownNamespaceError,
   UnknownTaskError,
   UnknownTemplateError,
@@ -35,6 +36,8 @@ export function toConnectError(error: unknown): ConnectError {
   ) {
     return new ConnectError(message, Code.InvalidArgument, undefined, undefined, error);
   }
+  // The template was registered again twice while the client checked and created: try again.
+  if (error instanceof TemplateChangedError) return new ConnectError(message, Code.Aborted, undefined, undefined, error);
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   if (UNAVAILABLE_CODES.has(code) || isTransientConnectionError(error) || /timeout exceeded when trying to connect/.test(message)) {
     return new ConnectError(`the database is unavailable: ${message}`, Code.Unavailable, undefined, undefined, error);
