@@ -137,7 +137,7 @@ describe('task cancel, retry and watch', () => {
     const taskId = await createGreeting('ed');
     const cancel = await cli('task', 'cancel', taskId, '--reason', 'changed my mind');
     expect(cancel.code, cancel.stderr).toBe(0);
-    expect(cancel.stdout).toContain(`[SUCCESS] cancelled task ${taskId} (2 steps cancelled)`);
+    expect(cancel.stderr).toContain(`[SUCCESS] cancelled task ${taskId} (2 steps cancelled)`);
     const reason = await db.pool.query<{ reason: string; actor: string }>(
       "SELECT reason, actor FROM tasker.task_transitions WHERE task_id = $1 AND to_state = 'cancelled'",
       [taskId],
@@ -153,7 +153,7 @@ describe('task cancel, retry and watch', () => {
 
     const again = await cli('task', 'cancel', taskId);
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain('was already cancelled');
+    expect(again.stderr).toContain('was already cancelled');
     // Only a task in error can be retried.
     const retry = await cli('task', 'retry', taskId);
     expect(retry.code).toBe(1);
@@ -179,7 +179,7 @@ describe('task cancel, retry and watch', () => {
 
     const retry = await cli('task', 'retry', taskId);
     expect(retry.code, retry.stderr).toBe(0);
-    expect(retry.stdout).toContain(`[SUCCESS] retrying task ${taskId}: 1 step reset, 1 enqueued`);
+    expect(retry.stderr).toContain(`[SUCCESS] retrying task ${taskId}: 1 step reset, 1 enqueued`);
     const after = await cli('task', 'get', taskId, '--json');
     expect(after.code).toBe(0);
     expect(JSON.parse(after.stdout)).toMatchObject({ state: 'in_progress', steps: [{ name: 'refuse', state: 'enqueued' }] });

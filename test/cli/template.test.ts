@@ -31,7 +31,7 @@ describe('template validate', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/OK .*failing\.yaml {2}cli_demo\/failing@1\.0\.0 \(1 step\)/);
     expect(result.stdout).toMatch(/OK .*greeting\.yaml {2}cli_demo\/greeting@1\.0\.0 \(2 steps\)/);
-    expect(result.stdout).toContain('[SUCCESS] 3 templates valid');
+    expect(result.stderr).toContain('[SUCCESS] 3 templates valid');
   });
 
   it('names the file, line, step and field of each bad template and exits 1', async () => {
@@ -81,7 +81,7 @@ describe('template register and list', () => {
     const again = await runCli(['template', 'register', join(GOOD, 'greeting.yaml')], { databaseUrl: db.url });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^unchanged +cli_demo\/greeting@1\.0\.0/m);
-    expect(again.stdout).toContain('1 template registered, 0 changed');
+    expect(again.stderr).toContain('1 template registered, 0 changed');
 
     const table = await runCli(['template', 'list'], { databaseUrl: db.url });
     expect(table.code, table.stderr).toBe(0);

@@ -104,7 +104,7 @@ describe('worker with task create --wait', () => {
     const [taskId] = result.stdout.split('\n');
     expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
     expect(result.stdout).toMatch(/step shout +.*→ complete .*\{"shouted":"HELLO ADA"\}/);
-    expect(result.stdout).toContain(`[SUCCESS] task ${taskId} complete in`);
+    expect(result.stderr).toContain(`[SUCCESS] task ${taskId} complete in`);
 
     const get = await runCli(['task', 'get', taskId!, '--json'], { databaseUrl: db.url });
     expect(get.code).toBe(0);

@@ -40,6 +40,27 @@ export class DatabaseNotMigratedError extends TaskerError {
   }
 }
 
+/** `config generate --output` could not write its file (a directory, no permission, no space). */
+export class ConfigOutputError extends TaskerError {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    const code = (cause as { code?: unknown }).code;
+    const reason =
+      code === 'EISDIR'
+        ? 'it is a directory'
+        : code === 'ENOTDIR'
+          ? 'a parent of it is a file'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : cause instanceof Error
+              ? cause.message
+              : String(cause);
+    super('CONFIG_OUTPUT_FAILED', `cannot write ${file}: ${reason}; choose another --output`, { cause });
+  }
+}
+
 /** A --context-file could not be read. */
 export class ContextFileError extends TaskerError {
   constructor(

@@ -3,6 +3,7 @@ import { InvalidConfigError, TaskerError, UsageError } from '../errors.ts';
 import { dbCommand } from './commands/db.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
+import { commandNamed } from './command-table.ts';
 
 const HELP = `Usage: tasker-ctl <command> [options]
 
@@ -60,7 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(HELP);
       throw new UsageError('missing command');
     }
-    const command = COMMANDS[name];
+    const command = commandNamed(COMMANDS, name);
     if (command === undefined) throw new UsageError(`unknown command "${name}"`);
     return await command(rest);
   } catch (error) {

@@ -21,8 +21,11 @@ export function parseOptions<T extends Options>(args: readonly string[], options
 }
 
 /** Parses a whole-number flag value, or fails with a usage error naming the flag. */
-export function integerOption(value: string | undefined, flag: string, min: number): number | undefined {
+export function integerOption(value: string | undefined, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} expects a whole number >= ${min}, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${flag} expects a whole number ${range}, got "${value}"`);
+  }
   return Number(value);
 }

@@ -4,7 +4,7 @@
  * (docs/config.md is checked against it by test/config).
  */
 import type { BindingName, DeploymentMode } from '../binding/types.ts';
-import { DEPLOYMENT_MODES } from '../db/migration-settings.ts';
+import { DEPLOYMENT_MODES, MIGRATION_RETRIES, MIGRATION_TIMEOUT_SECONDS } from '../db/migration-settings.ts';
 import { STEP_LOG_LEVELS } from '../handler/logger.ts';
 import { MAX_INSTANCES } from './instance-port.ts';
 
@@ -16,6 +16,7 @@ export type ValueKind =
   | { kind: 'integer'; min: number; max: number }
   | { kind: 'enum'; values: readonly string[]; caseInsensitive?: boolean; hint?: string }
   | { kind: 'string' }
+  | { kind: 'database-url' }
   | { kind: 'boolean' }
   | { kind: 'list' };
 
@@ -80,7 +81,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     key: 'common.database.url',
     env: 'DATABASE_URL',
-    type: { kind: 'string' },
+    type: { kind: 'database-url' },
     envOnly: true,
     computedDefault: 'unset: the embedded PostgreSQL server',
     doc: 'PostgreSQL URL. Environment only: it holds a password, so no file holds it.',
@@ -245,14 +246,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     key: 'orchestration.migrations.timeout_seconds',
     env: 'DB_MIGRATION_TIMEOUT',
-    type: { kind: 'integer', min: 1, max: 86_400 },
+    type: { kind: 'integer', ...MIGRATION_TIMEOUT_SECONDS },
     default: 300,
     doc: 'Budget of a whole migration run.',
   },
   {
     key: 'orchestration.migrations.retries',
     env: 'DB_MIGRATION_RETRIES',
-    type: { kind: 'integer', min: 0, max: 100 },
+    type: { kind: 'integer', ...MIGRATION_RETRIES },
     default: 3,
     doc: 'Connection retries of a migration run, with exponential backoff.',
   },

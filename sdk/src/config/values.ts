@@ -3,6 +3,7 @@
  * number); environment variables give strings, parsed here. Either way a bad value is a problem
  * naming the key, what it accepts, what it got and where from: never a silent default.
  */
+import { parseDatabaseUrl } from '../db/database-url.ts';
 import type { ConfigProblem } from './errors.ts';
 import type { ConfigValue, KeySpec } from './schema.ts';
 import { nearest } from './suggest.ts';
@@ -50,6 +51,15 @@ function check(spec: KeySpec, raw: unknown, source: string): Checked {
       return typeof raw === 'boolean' ? { ok: true, value: raw } : fail(`must be true or false, ${got}`);
     case 'string':
       return typeof raw === 'string' && raw.trim() !== '' ? { ok: true, value: raw.trim() } : fail(`must be a non-empty string, ${got}`);
+    case 'database-url':
+      // Never quoted back: the value holds a password.
+      if (typeof raw !== 'string' || raw.trim() === '') return fail('must be a PostgreSQL URL (postgres://user:password@host:port/database)');
+      try {
+        parseDatabaseUrl(raw.trim());
+      } catch (error) {
+        return fail(error instanceof Error ? error.message.replace(/^Invalid database URL: /, 'must be a PostgreSQL URL: ') : String(error));
+      }
+      return { ok: true, value: raw.trim() };
     case 'list':
       if (!Array.isArray(raw) || !raw.every((item): item is string => typeof item === 'string' && item.trim() !== '')) {
         return fail(`must be a list of non-empty strings (comma-separated in an environment variable), ${got}`);

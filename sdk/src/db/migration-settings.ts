@@ -6,6 +6,11 @@ export type DeploymentMode = 'standard' | 'migrate-only' | 'no-migrate';
 /** Every accepted {@link DeploymentMode}, in documentation order. */
 export const DEPLOYMENT_MODES: readonly DeploymentMode[] = ['standard', 'migrate-only', 'no-migrate'];
 
+/** DB_MIGRATION_TIMEOUT (seconds): the budget's bounds, shared with the config schema. */
+export const MIGRATION_TIMEOUT_SECONDS = { min: 1, max: 86_400 } as const;
+/** DB_MIGRATION_RETRIES: the bounds, shared with the config schema. */
+export const MIGRATION_RETRIES = { min: 0, max: 100 } as const;
+
 /** The effective settings of one migration run. */
 export interface MigrationSettings {
   mode: DeploymentMode;
@@ -35,12 +40,12 @@ export function resolveMigrationSettings(input: MigrationSettingsInput = {}): Mi
         : parseDeploymentMode(nonEmpty(env.DEPLOYMENT_MODE) ?? 'standard', 'DEPLOYMENT_MODE'),
     timeoutSeconds:
       input.timeoutSeconds !== undefined
-        ? checkInteger(input.timeoutSeconds, 'timeoutSeconds', 1)
-        : parseInteger(env.DB_MIGRATION_TIMEOUT, 'DB_MIGRATION_TIMEOUT', 300, 1),
+        ? checkInteger(input.timeoutSeconds, 'timeoutSeconds', MIGRATION_TIMEOUT_SECONDS)
+        : parseInteger(env.DB_MIGRATION_TIMEOUT, 'DB_MIGRATION_TIMEOUT', 300, MIGRATION_TIMEOUT_SECONDS),
     retries:
       input.retries !== undefined
-        ? checkInteger(input.retries, 'retries', 0)
-        : parseInteger(env.DB_MIGRATION_RETRIES, 'DB_MIGRATION_RETRIES', 3, 0),
+        ? checkInteger(input.retries, 'retries', MIGRATION_RETRIES)
+        : parseInteger(env.DB_MIGRATION_RETRIES, 'DB_MIGRATION_RETRIES', 3, MIGRATION_RETRIES),
   };
 }
 
@@ -51,16 +56,22 @@ export function parseDeploymentMode(value: string, variable = 'DEPLOYMENT_MODE')
   return mode;
 }
 
-function parseInteger(raw: string | undefined, variable: string, fallback: number, min: number): number {
-  const text = nonEmpty(raw);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim())) throw new InvalidConfigError(variable, text, `a whole number >= ${min}`);
-  return checkInteger(Number(text), variable, min);
+interface Range {
+  min: number;
+  max: number;
 }
 
-function checkInteger(value: number, variable: string, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidConfigError(variable, String(value), `a whole number >= ${min}`);
+function parseInteger(raw: string | undefined, variable: string, fallback: number, range: Range): number {
+  const text = nonEmpty(raw);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim())) throw new InvalidConfigError(variable, text, `a whole number from ${range.min} to ${range.max}`);
+  return checkInteger(Number(text), variable, range);
+}
+
+// Beyond the maximum, a budget in ms overflows setTimeout, which then fires at once.
+function checkInteger(value: number, variable: string, range: Range): number {
+  if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
+    throw new InvalidConfigError(variable, String(value), `a whole number from ${range.min} to ${range.max}`);
   }
   return value;
 }

@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { generateConfig } from '../../config/generate.ts';
+import { envValue, processEnv } from '../../config/environment.ts';
 import { displayPath } from '../../config/layers.ts';
+import { ConfigOutputError } from '../cli-errors.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { parseOptions } from '../parse-options.ts';
 import { contextOption } from './config-args.ts';
@@ -35,7 +37,8 @@ export async function configGenerateCommand(args: readonly string[]): Promise<nu
     return EXIT_OK;
   }
   const context = contextOption(values.context, true);
-  const environment = values.environment ?? process.env['TASKER_ENV'] ?? 'development';
+  // Blank TASKER_ENV is unset here too, as for every service and `config show`.
+  const environment = values.environment ?? envValue(processEnv(), 'TASKER_ENV') ?? 'development';
   const { text, config } = await generateConfig({ context, environment, ...(values.root === undefined ? {} : { root: values.root }) });
   const output = values.output ?? `config/${context}.toml`;
   if (output === '-') {
@@ -43,8 +46,12 @@ export async function configGenerateCommand(args: readonly string[]): Promise<nu
     return EXIT_OK;
   }
   const path = resolve(output);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text);
+  } catch (error) {
+    throw new ConfigOutputError(displayPath(path), error);
+  }
   console.error(
     `[SUCCESS] wrote ${displayPath(path)}: ${context} context, ${config.environment} environment, ` +
       `from ${config.files.length} file${config.files.length === 1 ? '' : 's'}`,

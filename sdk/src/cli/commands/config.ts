@@ -3,6 +3,7 @@ import { EXIT_OK } from '../exit-codes.ts';
 import { configGenerateCommand } from './config-generate.ts';
 import { configShowCommand } from './config-show.ts';
 import { configValidateCommand } from './config-validate.ts';
+import { commandNamed, type CommandTable } from '../command-table.ts';
 
 const HELP = `Usage: tasker-ctl config <generate|show|validate> [options]
 
@@ -18,7 +19,7 @@ Commands:
 
 Run \`tasker-ctl config <command> --help\` for a command's options.`;
 
-const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+const SUBCOMMANDS: CommandTable = {
   generate: configGenerateCommand,
   show: configShowCommand,
   validate: configValidateCommand,
@@ -32,7 +33,7 @@ export async function configCommand(args: readonly string[]): Promise<number> {
     if (name === undefined) throw new UsageError('config needs a command: generate, show or validate');
     return EXIT_OK;
   }
-  const command = SUBCOMMANDS[name];
+  const command = commandNamed(SUBCOMMANDS, name);
   if (command === undefined) throw new UsageError(`unknown config command "${name}" (expected generate, show or validate)`);
   return command(rest);
 }

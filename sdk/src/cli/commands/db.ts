@@ -4,6 +4,7 @@ import { dbStartCommand } from './db-start.ts';
 import { dbStatusCommand } from './db-status.ts';
 import { dbStopCommand } from './db-stop.ts';
 import { dbUrlCommand } from './db-url.ts';
+import { commandNamed, type CommandTable } from '../command-table.ts';
 
 const HELP = `Usage: tasker-ctl db <start|stop|status|url> [options]
 
@@ -17,7 +18,7 @@ Commands:
 
 Run \`tasker-ctl db <command> --help\` for a command's options.`;
 
-const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+const SUBCOMMANDS: CommandTable = {
   start: dbStartCommand,
   stop: dbStopCommand,
   status: dbStatusCommand,
@@ -32,7 +33,7 @@ export async function dbCommand(args: readonly string[]): Promise<number> {
     if (name === undefined) throw new UsageError('db needs a command: start, stop, status or url');
     return EXIT_OK;
   }
-  const command = SUBCOMMANDS[name];
+  const command = commandNamed(SUBCOMMANDS, name);
   if (command === undefined) throw new UsageError(`unknown db command "${name}" (expected start, stop, status or url)`);
   return command(rest);
 }

@@ -1,7 +1,7 @@
 import { resolveDatabase } from '../../db/connect.ts';
 import { consoleLogSink, logLine } from '../../db/log.ts';
 import { runMigrations } from '../../db/migration-runner.ts';
-import { parseDeploymentMode, resolveMigrationSettings } from '../../db/migration-settings.ts';
+import { MIGRATION_RETRIES, MIGRATION_TIMEOUT_SECONDS, parseDeploymentMode, resolveMigrationSettings } from '../../db/migration-settings.ts';
 import { TaskerError } from '../../errors.ts';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.ts';
 import { integerOption, parseOptions } from '../parse-options.ts';
@@ -15,8 +15,8 @@ the duration of the command if it is not running).
 Options (each overrides its environment variable):
   --mode MODE            standard | migrate-only | no-migrate   ($DEPLOYMENT_MODE, default standard)
                          no-migrate applies nothing and lists pending files
-  --timeout SECONDS      budget for the whole run               ($DB_MIGRATION_TIMEOUT, default 300)
-  --retries N            connection retries                     ($DB_MIGRATION_RETRIES, default 3)
+  --timeout SECONDS      budget for the whole run, 1-86400      ($DB_MIGRATION_TIMEOUT, default 300)
+  --retries N            connection retries, 0-100              ($DB_MIGRATION_RETRIES, default 3)
   --migrations-dir DIR   directory of NNNN_name.sql files       (default: the repository's migrations/)
   -h, --help             show this help
 
@@ -36,8 +36,8 @@ export async function migrateCommand(args: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   const mode = values.mode === undefined ? undefined : parseDeploymentMode(values.mode, '--mode');
-  const timeoutSeconds = integerOption(values.timeout, '--timeout', 1);
-  const retries = integerOption(values.retries, '--retries', 0);
+  const timeoutSeconds = integerOption(values.timeout, '--timeout', MIGRATION_TIMEOUT_SECONDS.min, MIGRATION_TIMEOUT_SECONDS.max);
+  const retries = integerOption(values.retries, '--retries', MIGRATION_RETRIES.min, MIGRATION_RETRIES.max);
   // Validate flags and environment before starting any server: a typo costs nothing then.
   const settings = resolveMigrationSettings({ mode, timeoutSeconds, retries });
 

@@ -29,11 +29,11 @@ export async function taskCancelCommand(args: readonly string[]): Promise<number
   const taskId = taskIdArgument(positionals, 'task cancel');
   const result = await withTaskerClient((client) => client.cancelTask(taskId, values.reason));
   if (result.changed) {
-    console.log(`[SUCCESS] cancelled task ${taskId} (${result.cancelledSteps} step${result.cancelledSteps === 1 ? '' : 's'} cancelled)`);
+    console.error(`[SUCCESS] cancelled task ${taskId} (${result.cancelledSteps} step${result.cancelledSteps === 1 ? '' : 's'} cancelled)`);
     return EXIT_OK;
   }
   if (result.state === 'cancelled') {
-    console.log(`[INFO] task ${taskId} was already cancelled`);
+    console.error(`[INFO] task ${taskId} was already cancelled`);
     return EXIT_OK;
   }
   console.error(`[ERROR] task ${taskId} has already finished (${result.state}); nothing to cancel`);

@@ -27,7 +27,7 @@ export async function taskRetryCommand(args: readonly string[]): Promise<number>
     console.error(`[ERROR] task ${taskId} is ${result.state}: only a task in error can be retried`);
     return EXIT_FAILURE;
   }
-  console.log(
+  console.error(
     `[SUCCESS] retrying task ${taskId}: ${result.retriedSteps} step${result.retriedSteps === 1 ? '' : 's'} reset, ${result.enqueuedSteps} enqueued`,
   );
   return EXIT_OK;

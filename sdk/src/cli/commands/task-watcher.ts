@@ -81,7 +81,7 @@ export async function watchTask(client: TaskerClient, taskId: string, options: W
 function printSummary(task: TaskInfo): void {
   const took = task.finishedAt === null ? '' : ` in ${formatDuration(task.finishedAt.getTime() - task.createdAt.getTime())}`;
   if (task.state === 'complete') {
-    console.log(`[SUCCESS] task ${task.taskId} complete${took}`);
+    console.error(`[SUCCESS] task ${task.taskId} complete${took}`);
     return;
   }
   // The steps that failed say why; a task failed by its deadline has none, then its steps'

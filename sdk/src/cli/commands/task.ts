@@ -5,6 +5,7 @@ import { taskCreateCommand } from './task-create.ts';
 import { taskGetCommand } from './task-get.ts';
 import { taskRetryCommand } from './task-retry.ts';
 import { taskWatchCommand } from './task-watch.ts';
+import { commandNamed, type CommandTable } from '../command-table.ts';
 
 const HELP = `Usage: tasker-ctl task <create|get|watch|cancel|retry> [options]
 
@@ -22,7 +23,7 @@ Exit status of get, watch and create --wait: 0 complete, 3 error or cancelled,
 
 Run \`tasker-ctl task <command> --help\` for a command's options.`;
 
-const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+const SUBCOMMANDS: CommandTable = {
   create: taskCreateCommand,
   get: taskGetCommand,
   watch: taskWatchCommand,
@@ -38,7 +39,7 @@ export async function taskCommand(args: readonly string[]): Promise<number> {
     if (name === undefined) throw new UsageError('task needs a command: create, get, watch, cancel or retry');
     return EXIT_OK;
   }
-  const command = SUBCOMMANDS[name];
+  const command = commandNamed(SUBCOMMANDS, name);
   if (command === undefined) throw new UsageError(`unknown task command "${name}" (expected create, get, watch, cancel or retry)`);
   return command(rest);
 }

@@ -78,6 +78,6 @@ export async function templateRegisterCommand(args: readonly string[]): Promise<
     console.log(`${result.changed ? 'changed  ' : 'unchanged'}  ${templateKey(result)}  (${result.file})`);
   }
   const changed = registered.filter((result) => result.changed).length;
-  console.log(`[SUCCESS] ${registered.length} template${registered.length === 1 ? '' : 's'} registered, ${changed} changed`);
+  console.error(`[SUCCESS] ${registered.length} template${registered.length === 1 ? '' : 's'} registered, ${changed} changed`);
   return EXIT_OK;
 }

@@ -38,6 +38,6 @@ export async function templateValidateCommand(args: readonly string[]): Promise<
     console.error(`[ERROR] ${invalid} of ${outcomes.length} template file${outcomes.length === 1 ? '' : 's'} invalid`);
     return EXIT_FAILURE;
   }
-  console.log(`[SUCCESS] ${outcomes.length} template${outcomes.length === 1 ? '' : 's'} valid`);
+  console.error(`[SUCCESS] ${outcomes.length} template${outcomes.length === 1 ? '' : 's'} valid`);
   return EXIT_OK;
 }

@@ -3,6 +3,7 @@ import { EXIT_OK } from '../exit-codes.ts';
 import { templateListCommand } from './template-list.ts';
 import { templateRegisterCommand } from './template-register.ts';
 import { templateValidateCommand } from './template-validate.ts';
+import { commandNamed, type CommandTable } from '../command-table.ts';
 
 const HELP = `Usage: tasker-ctl template <validate|register|list> [options]
 
@@ -15,7 +16,7 @@ Commands:
 
 Run \`tasker-ctl template <command> --help\` for a command's options.`;
 
-const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+const SUBCOMMANDS: CommandTable = {
   validate: templateValidateCommand,
   register: templateRegisterCommand,
   list: templateListCommand,
@@ -29,7 +30,7 @@ export async function templateCommand(args: readonly string[]): Promise<number> 
     if (name === undefined) throw new UsageError('template needs a command: validate, register or list');
     return EXIT_OK;
   }
-  const command = SUBCOMMANDS[name];
+  const command = commandNamed(SUBCOMMANDS, name);
   if (command === undefined) throw new UsageError(`unknown template command "${name}" (expected validate, register or list)`);
   return command(rest);
 }
