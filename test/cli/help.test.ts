@@ -55,7 +55,9 @@ describe('tasker-ctl --help', () => {
     [['task'], 'task needs a command'],
     [['task', 'get', '--verbose'], "Unknown option '--verbose'"],
     [['worker', '--handlers'], "Option '--handlers <value>' argument missing"],
-    [['orchestrator', '--sweep-interval-ms', '5'], '--sweep-interval-ms expects a whole number >= 10'],
+    [['orchestrator', '--sweep-interval-ms', '5'], '--sweep-interval-ms expects a whole number from 10 to 3600000'],
+    [['worker', '--handlers', '.', '--concurrency', '10001'], '--concurrency expects a whole number from 1 to 10000'],
+    [['task', 'create', 'ns/t', '--timeout-ms', '2592000001'], '--timeout-ms expects a whole number from 1 to 2592000000'],
   ])('%j is a usage error (exit 2)', async (argv, message) => {
     expect(await main(argv)).toBe(2);
     expect(printed(error)).toContain(message);

@@ -49,6 +49,8 @@ const PORT = { kind: 'integer', min: 0, max: 65_535 } as const;
 const MS_PER_DAY = 86_400_000;
 /** worker.shutdown_grace_ms; the Worker's option of that name is held to the same range. */
 export const SHUTDOWN_GRACE_MS = { min: 0, max: MS_PER_DAY } as const;
+/** worker.concurrency; `tasker-ctl worker --concurrency` is held to the same range. */
+export const WORKER_CONCURRENCY = { min: 1, max: 10_000 } as const;
 /** orchestration.sweep_interval_ms; the Orchestrator's option of that name is held to the same range. */
 export const SWEEP_INTERVAL_MS = { min: 10, max: 3_600_000 } as const;
 
@@ -124,7 +126,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     key: 'worker.concurrency',
     env: 'TASKER_WORKER_CONCURRENCY',
-    type: { kind: 'integer', min: 1, max: 10_000 },
+    type: { kind: 'integer', ...WORKER_CONCURRENCY },
     default: 10,
     doc: 'Most handlers running at once.',
   },

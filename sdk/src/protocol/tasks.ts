@@ -17,6 +17,9 @@ interface CreateRow {
   state: TaskState;
 }
 
+/** create_task's range for a task's `timeoutMs` (1 ms to 30 days; TK007 beyond). */
+export const TASK_TIMEOUT_MS = { min: 1, max: 2_592_000_000 } as const;
+
 /**
  * Creates a task from a registered template (`tasker.create_task`): task, steps, edges and the
  * root steps' messages in one transaction. With a used idempotency key, returns the existing task

@@ -1,4 +1,5 @@
 import { loadConfig } from '../../config/load.ts';
+import { SWEEP_INTERVAL_MS } from '../../config/schema.ts';
 import { parseDeploymentMode } from '../../db/migration-settings.ts';
 import { Orchestrator } from '../../orchestration/index.ts';
 import { loadTemplateDir } from '../../template/index.ts';
@@ -47,7 +48,7 @@ export async function orchestratorCommand(args: readonly string[]): Promise<numb
     console.log(HELP);
     return EXIT_OK;
   }
-  const sweepIntervalMs = integerOption(values['sweep-interval-ms'], '--sweep-interval-ms', 10);
+  const sweepIntervalMs = integerOption(values['sweep-interval-ms'], '--sweep-interval-ms', SWEEP_INTERVAL_MS.min, SWEEP_INTERVAL_MS.max);
   const deploymentMode = values.mode === undefined ? undefined : parseDeploymentMode(values.mode, '--mode');
   const templateDirs = values.templates ?? [];
   const config = await loadConfig({ context: 'orchestration' });

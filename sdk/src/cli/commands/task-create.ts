@@ -1,4 +1,5 @@
 import { UsageError } from '../../errors.ts';
+import { TASK_TIMEOUT_MS } from '../../protocol/tasks.ts';
 import type { CreateTaskInput } from '../../protocol/types.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { integerOption, parseOptions } from '../parse-options.ts';
@@ -56,7 +57,7 @@ export async function taskCreateCommand(args: readonly string[]): Promise<number
   if (reference === undefined) throw new UsageError('task create needs a template: namespace/name[@version]');
   if (extra.length > 0) throw new UsageError(`task create takes one template, got also: ${extra.join(' ')}`);
   const template = templateRefArgument(reference);
-  const timeoutMs = integerOption(values['timeout-ms'], '--timeout-ms', 1);
+  const timeoutMs = integerOption(values['timeout-ms'], '--timeout-ms', TASK_TIMEOUT_MS.min, TASK_TIMEOUT_MS.max);
   const waitTimeoutMs = integerOption(values['wait-timeout-ms'], '--wait-timeout-ms', 1);
   if (waitTimeoutMs !== undefined && values.wait !== true) throw new UsageError('--wait-timeout-ms needs --wait');
   const context = await readContext(values.context, values['context-file']);

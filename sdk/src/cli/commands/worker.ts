@@ -1,6 +1,7 @@
 import { BINDING_NAMES } from '../../binding/select.ts';
 import type { BindingName } from '../../binding/types.ts';
 import { loadConfig } from '../../config/load.ts';
+import { SHUTDOWN_GRACE_MS, WORKER_CONCURRENCY } from '../../config/schema.ts';
 import { UsageError } from '../../errors.ts';
 import type { TaskTemplate } from '../../protocol/types.ts';
 import { loadTemplateDir } from '../../template/index.ts';
@@ -64,8 +65,8 @@ export async function workerCommand(args: readonly string[]): Promise<number> {
   }
   const handlerDirs = values.handlers ?? [];
   if (handlerDirs.length === 0) throw new UsageError('worker needs --handlers DIR');
-  const concurrency = integerOption(values.concurrency, '--concurrency', 1);
-  const shutdownGraceMs = integerOption(values['shutdown-grace-ms'], '--shutdown-grace-ms', 0);
+  const concurrency = integerOption(values.concurrency, '--concurrency', WORKER_CONCURRENCY.min, WORKER_CONCURRENCY.max);
+  const shutdownGraceMs = integerOption(values['shutdown-grace-ms'], '--shutdown-grace-ms', SHUTDOWN_GRACE_MS.min, SHUTDOWN_GRACE_MS.max);
   const binding = bindingOption(values.binding);
   // A bad setting is reported (exit 2) before any handler module is imported or server started.
   const config = await loadConfig({ context: 'worker' });
