@@ -97,7 +97,8 @@ char *tasker_core_take_aborted(uint64_t handle);
 char *tasker_core_stats(uint64_t handle);
 
 /* Stops claiming, releases buffered steps, waits up to `timeout_ms` for in-flight steps to be
- * reported, closes every connection, and frees the handle. value: DrainResult, plus
+ * reported, closes every connection, and frees the handle. value: DrainResult, plus "stats":
+ * the final CoreStats (as tasker_core_stats answers them, counting what the drain did), and
  * "completions": [...] (as tasker_core_completions answers them) when results of submitted
  * operations were never collected. */
 char *tasker_core_drain(uint64_t handle, uint32_t timeout_ms);

@@ -11,7 +11,7 @@
 //! - panics are caught here and become `PANIC` error envelopes instead of unwinding into C.
 
 use crate::completion;
-use crate::core::{drain_json, unknown_handle, Core};
+use crate::core::{unknown_handle, Core};
 use crate::envelope;
 use crate::error::{codes, CoreError};
 use crate::registry::Registry;
@@ -216,16 +216,20 @@ pub extern "C" fn tasker_core_drain(handle: u64, timeout_ms: u32) -> *mut c_char
         // Removed only now: handlers finishing during the drain still report through it.
         CORES.remove(handle);
         // Results nobody collected yet would be lost with the handle: they travel with this
-        // answer instead.
+        // answer instead, and so do the final counters (what the drain itself reported, claimed
+        // and extended), which stats() can no longer read once the handle is gone.
         let left = core.take_completions();
-        if left.is_empty() {
-            return Ok(drain_json(&result));
-        }
+        let completions = if left.is_empty() {
+            String::new()
+        } else {
+            format!(r#","completions":{}"#, completion::render(left))
+        };
         Ok(format!(
-            r#"{{"abandoned":{},"released":{},"completions":{}}}"#,
+            r#"{{"abandoned":{},"released":{},"stats":{}{}}}"#,
             result.abandoned,
             result.released,
-            completion::render(left)
+            core.stats(),
+            completions
         ))
     })
 }

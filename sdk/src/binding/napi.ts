@@ -34,7 +34,7 @@ import {
   reportResultFromWire,
   reportToWire,
   toU32,
-  U32_MAX,
+  drainTimeoutMs,
   WireFormatError,
 } from './wire.ts';
 
@@ -276,8 +276,7 @@ class NapiWorkerCore implements WorkerCore {
 
   async drain(timeoutMs: number): Promise<DrainResult> {
     this.#draining = true;
-    const bounded = Number.isFinite(timeoutMs) ? toU32(timeoutMs) : Number.isNaN(timeoutMs) ? 0 : U32_MAX;
-    const text = await call('NativeWorkerCore.drain', () => this.native.drain(bounded));
+    const text = await call('NativeWorkerCore.drain', () => this.native.drain(drainTimeoutMs(timeoutMs)));
     return drainResultFromWire(JSON.parse(text), 'NativeWorkerCore.drain');
   }
 }

@@ -17,7 +17,7 @@ export type DeploymentMode = 'Hybrid' | 'EventDrivenOnly' | 'PollingOnly';
 /** Settings of a worker core. Every field but databaseUrl, workerId and namespaces has a default. */
 export interface WorkerCoreConfig {
   databaseUrl: string;
-  /** Recorded as the actor of every transition this worker causes. */
+  /** Recorded as the actor of every transition this worker causes (trimmed; not blank). */
   workerId: string;
   /** Namespaces to claim from; each has its own claim loop. */
   namespaces: string[];
@@ -25,7 +25,8 @@ export interface WorkerCoreConfig {
   mode?: DeploymentMode;
   /**
    * Most claimed steps kept ready for next() beyond those in flight, per core. The buffer holds
-   * two claims' worth (2 × the current claim size), at most this. Default 2 × maxBatchSize.
+   * two claims' worth (2 × the current claim size), at most this. Default 2 × maxBatchSize; at
+   * most 10,000,000.
    */
   prefetch?: number;
   /** Messages a claim round trip reads at first, and the least it shrinks back to. Default 10. */
@@ -38,19 +39,19 @@ export interface WorkerCoreConfig {
   maxBatchSize?: number;
   /** Lease (visibility timeout) given at claim, in seconds. Default 30. */
   leaseSeconds?: number;
-  /** How often the leases of claimed steps are extended, in ms. Default leaseSeconds × 1000 / 3. */
+  /** How often the leases of claimed steps are extended, in ms (at most a day). Default leaseSeconds × 1000 / 3. */
   heartbeatMs?: number;
-  /** Polling interval of Hybrid (safety net) and PollingOnly, in ms. Default 1000 (Hybrid) / 100 (PollingOnly). */
+  /** Polling interval of Hybrid (safety net) and PollingOnly, in ms (at most a day). Default 1000 (Hybrid) / 100 (PollingOnly). */
   pollIntervalMs?: number;
-  /** Most reports committed in one round trip. Default 100. */
+  /** Most reports committed in one round trip (at most 1,000,000). Default 100. */
   reportBatchMax?: number;
   /**
    * How long a report may wait for others to share its round trip, in ms. Default 0: a report
    * goes out as soon as no other flush is running, and reports that arrive during a flush go
-   * together in the next one, so a lone report is never held back.
+   * together in the next one, so a lone report is never held back. At most a day.
    */
   reportLingerMs?: number;
-  /** Database connections for claims, reports and heartbeats (LISTEN has its own). Default 4. */
+  /** Database connections for claims, reports and heartbeats (LISTEN has its own), at most 10,000. Default 4. */
   poolSize?: number;
 }
 

@@ -10,6 +10,7 @@ import { translateProtocolError } from '../protocol/errors.ts';
 import type { ClaimedStep, JsonObject, ReportResult, StepReport, StepState, StepType, TaskState } from '../protocol/types.ts';
 import { InvalidWorkerCoreArgumentError, InvalidWorkerCoreConfigError, WorkerCoreClosedError } from './errors.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCoreConfig } from './types.ts';
+import { MAX_TIMER_MS } from '../timer.ts';
 
 /** A native core answered JSON that does not have the shape the wire format promises. */
 export class WireFormatError extends TaskerError {
@@ -271,4 +272,13 @@ export const U32_MAX = 0xffff_ffff;
 export function toU32(value: number): number {
   if (Number.isNaN(value)) return 0;
   return Math.min(U32_MAX, Math.max(0, Math.trunc(value)));
+}
+
+/**
+ * drain()'s timeout as every binding takes it: Infinity (or anything past setTimeout's limit,
+ * about 24.8 days) waits that long, so "wait until done" means the same on pg, napi and ffi; NaN
+ * and negative values are 0.
+ */
+export function drainTimeoutMs(value: number): number {
+  return Math.min(toU32(value), MAX_TIMER_MS);
 }

@@ -27,6 +27,7 @@ import {
   reportResultFromWire,
   reportToWire,
   stepIdsFromWire,
+  drainTimeoutMs,
   toU32,
 } from '../wire.ts';
 import { StepWait } from '../step-wait.ts';
@@ -203,7 +204,7 @@ class FfiWorkerCore implements WorkerCore {
   }
 
   drain(timeoutMs: number): Promise<DrainResult> {
-    this.#drain ??= this.#drainOnce(Number.isFinite(timeoutMs) ? toU32(timeoutMs) : 0);
+    this.#drain ??= this.#drainOnce(drainTimeoutMs(timeoutMs));
     return this.#drain;
   }
 

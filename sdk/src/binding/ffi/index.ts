@@ -3,6 +3,7 @@
  * runtime's own FFI — koffi on Node, `bun:ffi` on Bun, `Deno.dlopen` on Deno (load.ts: only the
  * running runtime's loader is imported). The library is loaded once, when this module is imported.
  */
+import { InvalidWorkerCoreArgumentError } from '../errors.ts';
 import type { BindingModule, WorkerCore, WorkerCoreConfig } from '../types.ts';
 import { WireFormatError } from '../wire.ts';
 import { createFfiWorkerCore } from './core.ts';
@@ -35,6 +36,11 @@ export const ffiBinding: BindingModule = {
     return createFfiWorkerCore(library, config);
   },
   async echo(payload: string): Promise<string> {
+    // A C string ends at its first NUL: the payload would come back cut short, silently. (Reports
+    // and configs cross as JSON, which escapes NUL, so only this raw payload can hold one.)
+    if (payload.includes('\u0000')) {
+      throw new InvalidWorkerCoreArgumentError('echo: the C ABI passes C strings, which cannot hold a NUL character (U+0000)');
+    }
     const value = openEnvelope(library.echo(payload), 'tasker_echo');
     if (typeof value !== 'string') throw new WireFormatError(`tasker_echo: expected a string, got ${typeof value}`);
     return value;

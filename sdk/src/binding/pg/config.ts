@@ -51,6 +51,8 @@ function integer(field: string, value: unknown, fallback: number, min: number, m
   return value;
 }
 
+const MS_PER_DAY = 86_400_000;
+
 /** Checks a config and fills in the defaults; throws InvalidWorkerCoreConfigError naming the field. */
 export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig {
   if (typeof config !== 'object' || config === null) {
@@ -60,7 +62,9 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
     throw new InvalidWorkerCoreConfigError('databaseUrl', 'is required');
   }
   parseDatabaseUrl(config.databaseUrl); // throws InvalidDatabaseUrlError without echoing the URL
-  if (typeof config.workerId !== 'string' || config.workerId === '') {
+  // Trimmed, as the native core trims it: the same id reaches the database whichever binding runs.
+  const workerId = typeof config.workerId === 'string' ? config.workerId.trim() : '';
+  if (workerId === '') {
     throw new InvalidWorkerCoreConfigError('workerId', 'is required');
   }
   if (!Array.isArray(config.namespaces) || config.namespaces.length === 0) {
@@ -83,17 +87,19 @@ export function resolveCoreConfig(config: WorkerCoreConfig): ResolvedCoreConfig 
   const leaseSeconds = integer('leaseSeconds', config.leaseSeconds, 30, 1, 86_400);
   return {
     databaseUrl: config.databaseUrl,
-    workerId: config.workerId,
+    workerId,
     namespaces: [...new Set(config.namespaces)],
     mode,
     batchSize,
     maxBatchSize,
-    prefetch: integer('prefetch', config.prefetch, derivedCoreDefaults.prefetch(maxBatchSize), 1),
+    // The upper bounds are the native core's (native/src/config.rs): every binding refuses the
+    // same configs, naming the field.
+    prefetch: integer('prefetch', config.prefetch, derivedCoreDefaults.prefetch(maxBatchSize), 1, 10_000_000),
     leaseSeconds,
-    heartbeatMs: integer('heartbeatMs', config.heartbeatMs, derivedCoreDefaults.heartbeatMs(leaseSeconds), 1),
-    pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, derivedCoreDefaults.pollIntervalMs(mode), 1),
-    reportBatchMax: integer('reportBatchMax', config.reportBatchMax, 100, 1),
-    reportLingerMs: integer('reportLingerMs', config.reportLingerMs, 0, 0),
-    poolSize: integer('poolSize', config.poolSize, 4, 1),
+    heartbeatMs: integer('heartbeatMs', config.heartbeatMs, derivedCoreDefaults.heartbeatMs(leaseSeconds), 1, MS_PER_DAY),
+    pollIntervalMs: integer('pollIntervalMs', config.pollIntervalMs, derivedCoreDefaults.pollIntervalMs(mode), 1, MS_PER_DAY),
+    reportBatchMax: integer('reportBatchMax', config.reportBatchMax, 100, 1, 1_000_000),
+    reportLingerMs: integer('reportLingerMs', config.reportLingerMs, 0, 0, MS_PER_DAY),
+    poolSize: integer('poolSize', config.poolSize, 4, 1, 10_000),
   };
 }

@@ -21,6 +21,7 @@ import { ReportFlusher } from './report-flusher.ts';
 import { Stopper, Wakeup, unlessStopped, untilDeadline } from './signals.ts';
 import { newCounters, type CoreCounters } from './stats.ts';
 import { StepBook } from './step-book.ts';
+import { drainTimeoutMs } from '../wire.ts';
 
 /** How long closing waits for the pool's connections to end. */
 const CLOSE_GRACE_MS = 2_000;
@@ -158,7 +159,7 @@ class PgWorkerCore implements WorkerCore {
   }
 
   drain(timeoutMs: number): Promise<DrainResult> {
-    this.draining ??= this.runDrain(Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0);
+    this.draining ??= this.runDrain(drainTimeoutMs(timeoutMs));
     return this.draining;
   }
 
