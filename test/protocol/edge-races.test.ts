@@ -210,3 +210,28 @@ it('retry_task leaves the attempt of a step that never ran under it alone', asyn
   // b was cancelled before any delivery: no lease of it exists, so its numbering starts at 1.
   expect([b.attempt, b.delivery, b.maxAttempts]).toEqual([1, 1, 3]);
 });
+
+it('a handler aborted because its task stopped does not fail the task again once it was retried', async () => {
+  const { failureFromThrown } = await import('../../sdk/src/handler/failure-report.ts');
+  const { StepCancelledError } = await import('../../sdk/src/handler/errors.ts');
+  const { extendLeases } = await import('../../sdk/src/protocol/index.ts');
+  const ns = 'edge_stale_abort';
+  await registerTemplate(db.pool, template('pair', [{ name: 'a', handler: 'h.a' }, { name: 'b', handler: 'h.b' }], ns));
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'pair' });
+  const first = await claimByName(ns);
+  await reportStep(db.pool, { ...first.a!, outcome: 'permanent_failure', error: { message: 'boom' } });
+  // b's heartbeat learns the task stopped: its worker aborts the handler...
+  const [heartbeat] = await extendLeases(db.pool, [first.b!], 30);
+  expect(heartbeat?.abort).toBe(true);
+  // ...while an operator retries the task (b's lease still holds, so b keeps running)...
+  await retryTask(db.pool, taskId);
+  // ...and then the aborted handler's report arrives, as the worker maps the abort reason.
+  const aborted = failureFromThrown(new StepCancelledError('the task is no longer running or the lease was lost'));
+  await reportStep(db.pool, { ...first.b!, ...aborted });
+  expect((await states(taskId)).task).toBe('in_progress');
+  // b runs again in the retried task, and the task can finish.
+  await sleep(1_500);
+  const again = await claimByName(ns);
+  for (const step of Object.values(again)) await reportStep(db.pool, { ...step, outcome: 'success' });
+  expect(await states(taskId)).toEqual({ task: 'complete', steps: { a: 'complete', b: 'complete' } });
+});

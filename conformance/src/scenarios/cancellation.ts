@@ -24,7 +24,7 @@ export const cancellation: Scenario = {
       task: {
         state: 'cancelled',
         steps: {
-          long: { state: 'error', completions: 0, result: null, error: { kind: 'StepCancelled', final_reason: 'permanent failure' } },
+          long: { state: 'error', completions: 0, result: null, error: { kind: 'StepCancelled', final_reason: 'not retried: task is cancelled' } },
           after: { state: 'cancelled', path: [...CANCELLED_BEFORE_START] },
         },
       },

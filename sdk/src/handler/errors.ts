@@ -60,7 +60,7 @@ export class StepTimeoutError extends TaskerError {
   }
 }
 
-/** Abort reason: the step's task was cancelled (or its lease is gone). Reported as a permanent failure. */
+/** Abort reason: the step's task was cancelled (or its lease is gone). Reported as a retryable failure: a stopped task ends the step all the same, and a task retried meanwhile runs it again. */
 export class StepCancelledError extends TaskerError {
   constructor(readonly reason = 'the task was cancelled') {
     super('STEP_CANCELLED', `the step was cancelled: ${reason}`);

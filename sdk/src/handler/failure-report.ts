@@ -39,8 +39,11 @@ export function failureFromThrown(thrown: unknown): FailureReport {
   if (thrown instanceof StepTimeoutError) {
     return { outcome: 'retryable_failure', error: errorDocument(thrown, 'StepTimeout', { timeoutMs: thrown.timeoutMs }) };
   }
+  // Retryable: in a task that stopped, it ends the step all the same ("not retried: task is
+  // cancelled"); in a task retried while the aborted handler wound down, it must not fail the
+  // task again, and the step runs once more instead.
   if (thrown instanceof StepCancelledError) {
-    return { outcome: 'permanent_failure', error: errorDocument(thrown, 'StepCancelled') };
+    return { outcome: 'retryable_failure', error: errorDocument(thrown, 'StepCancelled') };
   }
   if (thrown instanceof WorkerShutdownError) {
     return { outcome: 'retryable_failure', error: errorDocument(thrown, 'WorkerShutdown') };

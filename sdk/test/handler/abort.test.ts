@@ -43,12 +43,12 @@ describe('executeStep: aborts', () => {
     });
   });
 
-  it('reports cancellation as a permanent StepCancelled failure', async () => {
+  it('reports cancellation as a retryable StepCancelled failure (it ends the step of a stopped task all the same)', async () => {
     const { controller, result } = setup(never);
     await tick();
     controller.abort(new StepCancelledError('the task was cancelled by ops'));
     expect(await result).toMatchObject({
-      outcome: 'permanent_failure',
+      outcome: 'retryable_failure',
       error: { kind: 'StepCancelled', message: 'the step was cancelled: the task was cancelled by ops' },
     });
   });
