@@ -225,11 +225,11 @@ pub extern "C" fn tasker_core_drain(handle: u64, timeout_ms: u32) -> *mut c_char
             format!(r#","completions":{}"#, completion::render(left))
         };
         Ok(format!(
-            r#"{{"abandoned":{},"released":{},"stats":{}{}}}"#,
+            r#"{{"abandoned":{},"released":{}{},"stats":{}}}"#,
             result.abandoned,
             result.released,
-            core.stats(),
-            completions
+            completions,
+            core.stats()
         ))
     })
 }
