@@ -38,3 +38,13 @@ export class WorkerCoreClosedError extends TaskerError {
     super('WORKER_CORE_CLOSED', message);
   }
 }
+
+/**
+ * The database answers but lacks the tasker schema (or has one older than report_and_claim): run
+ * `tasker-ctl migrate`. Every binding raises it when a core is created.
+ */
+export class WorkerCoreSchemaMissingError extends TaskerError {
+  constructor(message = 'the database has no tasker schema (or an old one without report_and_claim): run `tasker-ctl migrate`') {
+    super('SCHEMA_MISSING', message);
+  }
+}

@@ -16,6 +16,7 @@ export {
   InvalidWorkerCoreArgumentError,
   InvalidWorkerCoreConfigError,
   WorkerCoreClosedError,
+  WorkerCoreSchemaMissingError,
 } from './errors.ts';
 export { BINDING_NAMES, loadBinding, resolveBindingName, type LoadBindingOptions } from './select.ts';
 export { pgBinding } from './pg/index.ts';

@@ -8,7 +8,7 @@
 import { DatabaseConnectionError, TaskerError } from '../errors.ts';
 import { translateProtocolError } from '../protocol/errors.ts';
 import type { ClaimedStep, JsonObject, ReportResult, StepReport, StepState, StepType, TaskState } from '../protocol/types.ts';
-import { InvalidWorkerCoreArgumentError, InvalidWorkerCoreConfigError, WorkerCoreClosedError } from './errors.ts';
+import { InvalidWorkerCoreArgumentError, InvalidWorkerCoreConfigError, WorkerCoreClosedError, WorkerCoreSchemaMissingError } from './errors.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCoreConfig } from './types.ts';
 import { MAX_TIMER_MS } from '../timer.ts';
 
@@ -63,7 +63,8 @@ export function nativeErrorBody(value: unknown): NativeErrorBody | undefined {
  * The error the `pg` binding would throw for the same failure, so callers branch on the same
  * classes whichever binding runs: protocol SQLSTATEs (TK…) become the typed protocol errors,
  * `CORE_CLOSED` a WorkerCoreClosedError, `CONFIG_INVALID` an InvalidWorkerCoreConfigError,
- * `DB_CONNECTION_FAILED` a DatabaseConnectionError; anything else a {@link NativeCoreError}.
+ * `DB_CONNECTION_FAILED` a DatabaseConnectionError, `SCHEMA_MISSING` a WorkerCoreSchemaMissingError;
+ * anything else a {@link NativeCoreError}.
  */
 export function nativeError(body: NativeErrorBody, operation: string): TaskerError {
   const native = new NativeCoreError(body.code, body.message, operation, body.sqlState, body.detail);
@@ -78,6 +79,8 @@ export function nativeError(body: NativeErrorBody, operation: string): TaskerErr
       return new InvalidWorkerCoreConfigError('config', body.message);
     case 'DB_CONNECTION_FAILED':
       return new DatabaseConnectionError(`Worker core: ${body.message}`, { cause: native });
+    case 'SCHEMA_MISSING':
+      return new WorkerCoreSchemaMissingError(body.message);
     default:
       return native;
   }

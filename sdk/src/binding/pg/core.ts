@@ -8,7 +8,7 @@ import { redactDatabaseUrl, redactPasswordIn } from '../../db/database-url.ts';
 import { releaseLeases } from '../../protocol/leases.ts';
 import type { ClaimedStep, ReportResult, StepReport } from '../../protocol/types.ts';
 import { DatabaseConnectionError } from '../../errors.ts';
-import { InvalidWorkerCoreArgumentError } from '../errors.ts';
+import { InvalidWorkerCoreArgumentError, WorkerCoreSchemaMissingError } from '../errors.ts';
 import type { CoreStats, DrainResult, WorkerCore, WorkerCoreConfig } from '../types.ts';
 import { ClaimLoop } from './claim-loop.ts';
 import { resolveCoreConfig, type ResolvedCoreConfig } from './config.ts';
@@ -44,6 +44,7 @@ export async function createPgWorkerCore(config: WorkerCoreConfig): Promise<Work
     await core.open();
   } catch (error) {
     await core.drain(0).catch(() => {});
+    if (error instanceof WorkerCoreSchemaMissingError) throw error;
     const url = resolved.databaseUrl;
     throw new DatabaseConnectionError(
       `Worker core cannot reach ${redactDatabaseUrl(url)}: ${redactPasswordIn(describe(error), url)}`,
@@ -116,7 +117,12 @@ class PgWorkerCore implements WorkerCore {
 
   /** Checks the database, subscribes, and starts claiming and heartbeating. */
   async open(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    // The native core's check at create (native/src/db.rs): a database without the protocol
+    // fails here, once, rather than in every claim loop for ever.
+    const { rows } = await this.pool.query<{ installed: boolean }>(
+      "SELECT to_regproc('tasker.claim_steps') IS NOT NULL AND to_regproc('tasker.release_leases') IS NOT NULL AND to_regproc('tasker.report_and_claim') IS NOT NULL AS installed",
+    );
+    if (rows[0]?.installed !== true) throw new WorkerCoreSchemaMissingError();
     await this.listener?.ensureConnected();
     const deps = {
       pool: this.pool,
