@@ -211,8 +211,8 @@ export class TaskerClient {
   }
 
   /**
-   * Gives a task in error another run: failed and cancelled steps start again with fresh
-   * attempts, completed steps keep their results. Any other task is left alone (`changed: false`).
+   * Gives a task in error another run: failed and cancelled steps start again with a fresh budget
+   * of attempts (numbered on from their last), completed steps keep their results. Any other task is left alone (`changed: false`).
    */
   async retryTask(taskId: string): Promise<RetriedTask> {
     this.ensureOpen();

@@ -97,8 +97,9 @@ interface RetryRow {
 
 /**
  * Gives a failed task another run (`tasker.retry_task`): its failed and cancelled steps go back
- * to pending with fresh attempts and the ready ones are enqueued; completed steps keep their
- * results. A task that is not in error is left alone (`changed: false`). Throws
+ * to pending with a fresh budget of attempts (numbered on from their last, so no lease of the
+ * earlier run is reused) and the ready ones are enqueued; completed steps keep their results, and
+ * a task with nothing left to run is complete at once. A task that is not in error is left alone (`changed: false`). Throws
  * `UnknownTaskError` for an unknown id.
  */
 export async function retryTask(db: Queryable, taskId: string, options: { actor?: string } = {}): Promise<RetriedTask> {
