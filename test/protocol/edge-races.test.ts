@@ -235,3 +235,27 @@ it('a handler aborted because its task stopped does not fail the task again once
   for (const step of Object.values(again)) await reportStep(db.pool, { ...step, outcome: 'success' });
   expect(await states(taskId)).toEqual({ task: 'complete', steps: { a: 'complete', b: 'complete' } });
 });
+
+it('retry_task restarts a step whose handler was told to stop, and its late report is refused (not retryable)', async () => {
+  const { failureFromThrown } = await import('../../sdk/src/handler/failure-report.ts');
+  const { StepCancelledError } = await import('../../sdk/src/handler/errors.ts');
+  const { extendLeases } = await import('../../sdk/src/protocol/index.ts');
+  const ns = 'edge_stale_abort_once';
+  await registerTemplate(
+    db.pool,
+    template('pair', [{ name: 'a', handler: 'h.a' }, { name: 'b', handler: 'h.b', retry: { retryable: false } }], ns),
+  );
+  const { taskId } = await createTask(db.pool, { namespace: ns, name: 'pair' });
+  const first = await claimByName(ns);
+  await reportStep(db.pool, { ...first.a!, outcome: 'permanent_failure', error: { message: 'boom' } });
+  const [heartbeat] = await extendLeases(db.pool, [first.b!], 30);
+  expect(heartbeat?.abort).toBe(true);
+  expect(await retryTask(db.pool, taskId)).toMatchObject({ changed: true, retriedSteps: 2, enqueuedSteps: 2 });
+  // The aborted handler's report quotes the lease of the run before the retry: refused.
+  const late = await reportStep(db.pool, { ...first.b!, ...failureFromThrown(new StepCancelledError('the task stopped')) });
+  expect(late).toMatchObject({ accepted: false, reason: 'step is enqueued' });
+  const again = await claimByName(ns);
+  expect(Object.keys(again).sort()).toEqual(['a', 'b']);
+  for (const step of Object.values(again)) await reportStep(db.pool, { ...step, outcome: 'success' });
+  expect(await states(taskId)).toEqual({ task: 'complete', steps: { a: 'complete', b: 'complete' } });
+});
