@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { DatabaseConnectionError } from '../errors.ts';
 import { parseDatabaseUrl, redactDatabaseUrl, redactPasswordIn } from './database-url.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
+import { isEmbeddedPostgresPinned, startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './embedded-postgres.ts';
+import { otherEmbeddedUsers, registerEmbeddedUser, unregisterEmbeddedUser } from './embedded-users.ts';
+import { logLine, silentLogSink } from './log.ts';
 import { quoteIdentifier } from './sql-identifier.ts';
 
 /** A database to use, and how to let go of it. */
@@ -31,13 +33,44 @@ export async function resolveDatabase(options: ResolveDatabaseOptions = {}): Pro
     return { url: fromEnv, release: async () => {} };
   }
   const embedded = await startEmbeddedPostgres(options);
+  const entry = await registerEmbeddedUser(embedded.stateDir);
   return {
     url: embedded.url,
     embedded,
     release: async () => {
-      if (!embedded.reused) await embedded.stop();
+      await unregisterEmbeddedUser(embedded.stateDir, entry);
+      if (embedded.reused) return;
+      const user = await embeddedServerUser(embedded, entry);
+      if (user !== undefined) {
+        logLine(options.log ?? silentLogSink, 'INFO', `Left the embedded PostgreSQL running: ${user}`);
+        return;
+      }
+      await embedded.stop();
     },
   };
+}
+
+/**
+ * Why the server this process started must outlive it, if it must: `tasker-ctl db start` pinned
+ * it, or another process attached to it or is connected (a worker, a second demo, the test
+ * suite). Stopping it then would cut them off.
+ */
+async function embeddedServerUser(embedded: EmbeddedPostgresHandle, entry: string): Promise<string | undefined> {
+  if (isEmbeddedPostgresPinned(embedded.stateDir)) return '`tasker-ctl db start` keeps it until `tasker-ctl db stop`';
+  const users = await otherEmbeddedUsers(embedded.stateDir, entry);
+  if (users > 0) return `${users} other process${users === 1 ? '' : 'es'} attached to it`;
+  try {
+    const others = await withClient(embedded.url, async (client) => {
+      const { rows } = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      return rows[0]?.n ?? 0;
+    });
+    return others > 0 ? `${others} other connection${others === 1 ? '' : 's'} still use it` : undefined;
+  } catch {
+    // Cannot ask (it is going down already): nothing keeps it.
+    return undefined;
+  }
 }
 
 /**

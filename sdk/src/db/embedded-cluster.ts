@@ -1,4 +1,4 @@
-import { appendFile, chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedPostgresStartError, EmbeddedPostgresStopError } from '../errors.ts';
@@ -34,12 +34,28 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
   }
 }
 
-/** The postmaster recorded in postmaster.pid, if that process is alive and is a postgres. */
+/**
+ * The postmaster recorded in postmaster.pid, if that process is alive, is a postgres, and serves
+ * this data directory. Pids are reused after a crash or a restart, and several embedded servers
+ * run side by side (one per checkout, the test servers): a stale file naming another server's pid
+ * must not make that server look like ours, or `db stop` would stop it.
+ */
 export async function livePostmaster(dataDir: string): Promise<PostmasterPid | undefined> {
   const postmaster = await readPostmasterPid(dataDir);
   if (postmaster === undefined || !isProcessAlive(postmaster.pid)) return undefined;
   const command = processCommandName(postmaster.pid);
-  return command === undefined || command === 'postgres' ? postmaster : undefined;
+  if (command !== undefined && command !== 'postgres') return undefined;
+  const servedDir = await processWorkingDirectory(postmaster.pid);
+  return servedDir === undefined || servedDir === (await realpath(dataDir).catch(() => dataDir)) ? postmaster : undefined;
+}
+
+/** A process's working directory (a postmaster's is its data directory); undefined where /proc cannot say. */
+async function processWorkingDirectory(pid: number): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs initdb into an empty data directory owned by the server's OS user. */

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbeddedPostgresStartError, EmbeddedPostgresStateError, EmbeddedPostgresUnusableError } from '../errors.ts';
 import { redactDatabaseUrl, redactPasswordIn } from './database-url.ts';
@@ -90,12 +90,32 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   }
 }
 
-/** Stops the embedded server if it runs; a no-op otherwise. */
+/** The file `tasker-ctl db start` leaves: the server runs until `db stop`, whoever started it. */
+function pinFile(stateDir: string): string {
+  return join(stateDir, 'keep-running');
+}
+
+/**
+ * Marks the server to keep running until {@link stopEmbeddedPostgres}: a command that started it
+ * for itself (the demo, a worker) then leaves it running when it finishes.
+ */
+export async function pinEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<void> {
+  const paths = embeddedPaths(resolveEmbeddedStateDir(options));
+  await writeFile(pinFile(paths.stateDir), `pinned by tasker-ctl db start at ${new Date().toISOString()}\n`);
+}
+
+/** True when `tasker-ctl db start` asked for the server to keep running. */
+export function isEmbeddedPostgresPinned(stateDir: string): boolean {
+  return existsSync(pinFile(stateDir));
+}
+
+/** Stops the embedded server if it runs; a no-op otherwise. Clears the pin of `db start`. */
 export async function stopEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<StopResult> {
   const paths = embeddedPaths(resolveEmbeddedStateDir(options));
   if (!existsSync(paths.stateDir)) return { wasRunning: false };
   const release = await acquireFileLock(paths.lockFile, { timeoutMs: options.lockTimeoutMs ?? 180_000 });
   try {
+    await rm(pinFile(paths.stateDir), { force: true });
     const postmaster = await livePostmaster(paths.dataDir);
     if (postmaster === undefined) return { wasRunning: false };
     await pgCtlStop(paths, resolvePostgresBinaries(options.env), postmaster.pid);

@@ -9,7 +9,7 @@ export { buildDatabaseUrl, parseDatabaseUrl, redactDatabaseUrl, redactPasswordIn
 export type { DatabaseUrlParts } from './database-url.ts';
 export { findProjectRoot, resolveEmbeddedStateDir } from './embedded-paths.ts';
 export type { EmbeddedLocationOptions } from './embedded-paths.ts';
-export { embeddedPostgresStatus, startEmbeddedPostgres, stopEmbeddedPostgres } from './embedded-postgres.ts';
+export { embeddedPostgresStatus, isEmbeddedPostgresPinned, pinEmbeddedPostgres, startEmbeddedPostgres, stopEmbeddedPostgres } from './embedded-postgres.ts';
 export type {
   EmbeddedPostgresHandle,
   EmbeddedPostgresOptions,

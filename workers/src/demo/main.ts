@@ -52,6 +52,33 @@ async function main(): Promise<number> {
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   const workers: RuntimeWorker[] = [];
   let failures = 0;
+  let stopping: Promise<void> | undefined;
+  // Run once, by the finally below or by Ctrl-C / SIGTERM (whose default would end the process
+  // before the finally, leaving the embedded server this run started running).
+  const stopAll = (): Promise<void> =>
+    (stopping ??= (async () => {
+      const codes = await Promise.all(workers.map((worker) => stopRuntimeWorker(worker)));
+      workers.forEach((worker, i) => {
+        const code = codes[i];
+        if (code === 0) console.log(`[INFO] The ${worker.runtime} worker drained and exited 0`);
+        else {
+          failures += 1;
+          console.log(`[ERROR] The ${worker.runtime} worker exited with ${String(code)}; see ${worker.logFile}`);
+        }
+      });
+      await orchestrator.stop();
+      await client.close();
+      await pool.end();
+      await database.release();
+    })());
+  const interrupted = (signal: NodeJS.Signals): void => {
+    console.log(`[INFO] ${signal} received: stopping the workers, the orchestrator and the database the demo started`);
+    void stopAll()
+      .catch((error: unknown) => console.error(`[ERROR] stopping failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const started = await orchestrator.start();
     console.log(
@@ -61,10 +88,10 @@ async function main(): Promise<number> {
     const logDir = await mkdtemp(join(tmpdir(), 'tasker-demo-'));
     const env = { DATABASE_URL: database.url, TASKER_ENV: 'development' };
     const launched = await Promise.allSettled(RUNTIMES.map((runtime) => startRuntimeWorker(runtime, env, logDir)));
-    for (const result of launched) {
-      if (result.status === 'fulfilled') workers.push(result.value);
-      else throw result.reason;
-    }
+    // Every worker that started is kept (and so stopped below) before one that did not fails the demo.
+    for (const result of launched) if (result.status === 'fulfilled') workers.push(result.value);
+    const failed = launched.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     console.log(`[INFO] Workers running on ${RUNTIMES.join(', ')} (logs in ${logDir})`);
 
     try {
@@ -75,7 +102,13 @@ async function main(): Promise<number> {
     }
 
     const taskIds: string[] = [];
-    for (const input of SAMPLE_TASKS) taskIds.push((await client.createTask({ ...input, initiator: 'demo' })).taskId);
+    // Idempotency keys name this run's tasks: the embedded server keeps earlier runs' tasks, and a
+    // key they used would hand those back instead of creating new ones.
+    const run = new Date().toISOString();
+    for (const input of SAMPLE_TASKS) {
+      const key = input.idempotencyKey === undefined ? {} : { idempotencyKey: `${input.idempotencyKey}@${run}` };
+      taskIds.push((await client.createTask({ ...input, ...key, initiator: 'demo' })).taskId);
+    }
     console.log(`[INFO] Created ${taskIds.length} tasks`);
 
     const stopProgress = showProgress(pool, taskIds);
@@ -95,19 +128,9 @@ async function main(): Promise<number> {
     );
     console.log(`[${failures === 0 ? 'SUCCESS' : 'ERROR'}] ${tasks.length - failures} of ${tasks.length} tasks complete`);
   } finally {
-    const codes = await Promise.all(workers.map((worker) => stopRuntimeWorker(worker)));
-    workers.forEach((worker, i) => {
-      const code = codes[i];
-      if (code === 0) console.log(`[INFO] The ${worker.runtime} worker drained and exited 0`);
-      else {
-        failures += 1;
-        console.log(`[ERROR] The ${worker.runtime} worker exited with ${String(code)}; see ${worker.logFile}`);
-      }
-    });
-    await orchestrator.stop();
-    await client.close();
-    await pool.end();
-    await database.release();
+    await stopAll();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
   console.log(`[INFO] Demo finished in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   return failures === 0 ? 0 : 1;

@@ -1,5 +1,5 @@
 import { redactDatabaseUrl } from '../../db/database-url.ts';
-import { startEmbeddedPostgres } from '../../db/embedded-postgres.ts';
+import { pinEmbeddedPostgres, startEmbeddedPostgres } from '../../db/embedded-postgres.ts';
 import { consoleLogSink, logLine } from '../../db/log.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { parseOptions } from '../parse-options.ts';
@@ -21,7 +21,10 @@ export async function dbStartCommand(args: readonly string[]): Promise<number> {
     console.log(HELP);
     return EXIT_OK;
   }
-  const server = await startEmbeddedPostgres({ ...locationFrom(values.dir), log: consoleLogSink });
+  const location = locationFrom(values.dir);
+  const server = await startEmbeddedPostgres({ ...location, log: consoleLogSink });
+  // Also when another command started it: that command now leaves it running when it ends.
+  await pinEmbeddedPostgres(location);
   logLine(
     consoleLogSink,
     'SUCCESS',
