@@ -70,7 +70,16 @@ it('waitForTask learns of a task that finished while its LISTEN connection was d
     const timer = setTimeout(() => stop.abort(new Error('waitForTask was not woken within 5 s of the reconnect')), 5_000);
     const task = await waiting.finally(() => clearTimeout(timer));
     expect(task.state).toBe('complete');
+    // And the next wait is woken as usual. (Whether the connection came back before this depends
+    // on timing: the dying session may still deliver the notification, and with nobody waiting
+    // any more the client does not reconnect until someone does.)
+    const next = await createTask(db.pool, { namespace: 'listen_ns', name: 'single' });
+    const again = new AbortController();
+    const waitingAgain = client.waitForTask(next.taskId, { signal: again.signal });
     await until('the client to listen again', async () => (await sessions('tasker-client-listener')) === 1);
+    await complete();
+    const againTimer = setTimeout(() => again.abort(new Error('the next waitForTask was not woken within 5 s')), 5_000);
+    expect((await waitingAgain.finally(() => clearTimeout(againTimer))).state).toBe('complete');
   } finally {
     await client.close();
   }
