@@ -25,8 +25,9 @@ const MAX_DEPTH = 1000;
 // PostgreSQL's jsonb cannot store U+0000, and rejects unpaired UTF-16 surrogates.
 const NUL = /\u0000/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const NUL_ALL = /\u0000/g;
-const LONE_SURROGATE_ALL = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// The same patterns for replace() (a global regex keeps state between test() calls, so each use has its own).
+const NUL_ALL = new RegExp(NUL.source, 'g');
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
 
 /**
  * `text` as PostgreSQL can store it: a NUL becomes the six characters `\u0000`, an unpaired
