@@ -1,8 +1,8 @@
 //! The core's bookkeeping of leases it holds: the prefetch buffer (claimed, waiting for
 //! `next()`), the steps in flight (handed out, not yet reported) and the abort set. Pure data,
 //! no I/O, so every rule of docs/bindings.md about them is unit-tested here: bounded prefetch,
-//! the claim size's signals (claim_size.rs), lease adoption, heartbeat aborts, and which
-//! delivery a report must quote.
+//! the claim size's signals (claim_size.rs), lease adoption, heartbeat aborts, leases lapsing by
+//! the core's own clock, and which delivery a report must quote.
 //!
 //! The core keeps one `Book` behind a mutex that is only held for these short, non-async calls.
 
@@ -28,6 +28,10 @@ pub struct ClaimedStep {
     pub json: String,
     /// When the claim returned it (for the profile's buffer wait).
     pub claimed_at: Instant,
+    /// By when the lease has certainly expired on the server: when the round trip that granted
+    /// it was sent, plus the lease (the server counts from its own, later, start of statement),
+    /// so no clock shared with the server is needed.
+    pub lease_until: Instant,
 }
 
 /// A step handed out by `take`.
@@ -44,6 +48,8 @@ struct InFlight {
     namespace: Arc<str>,
     /// When it was handed out (for the profile's time in flight).
     handed_at: Instant,
+    /// As `ClaimedStep::lease_until`, moved on by heartbeats and adoptions.
+    lease_until: Instant,
     /// Already put in the abort set for this delivery (so it is reported once, not on every
     /// heartbeat).
     abort_signalled: bool,
@@ -166,6 +172,7 @@ impl Book {
             if let Some(running) = self.in_flight.get_mut(id) {
                 if running.attempt == step.lease.attempt {
                     running.delivery = step.lease.delivery;
+                    running.lease_until = step.lease_until;
                     running.abort_signalled = false;
                     accepted.adopted += 1;
                     continue;
@@ -196,8 +203,9 @@ impl Book {
 
     /// Hands out up to `max` buffered steps (FIFO); they are in flight from `now` on. Feeds the
     /// claim size: how long each waited, and whether the caller went short while a claim was
-    /// under way.
+    /// under way. A step whose lease has lapsed by `now` is dropped, never handed out.
     pub fn take(&mut self, max: usize, now: Instant) -> Vec<Handed> {
+        self.expire(now);
         let count = max.min(self.buffer.len());
         if count < max && self.reserved > 0 {
             self.size.starved();
@@ -213,6 +221,7 @@ impl Book {
                     delivery: step.lease.delivery,
                     namespace: step.namespace,
                     handed_at: now,
+                    lease_until: step.lease_until,
                     abort_signalled: false,
                 },
             );
@@ -245,13 +254,15 @@ impl Book {
             .collect()
     }
 
-    /// Applies a heartbeat's answer. Rows whose lease no longer matches the book (adopted or
-    /// reported meanwhile) are ignored: they describe a lease this core has moved on from.
-    pub fn apply_heartbeat(&mut self, rows: &[Extension]) -> HeartbeatEffect {
+    /// Applies a heartbeat's answer; `lease_until` is when its round trip was sent plus the
+    /// lease. Rows whose lease no longer matches the book (adopted or reported meanwhile) are
+    /// ignored: they describe a lease this core has moved on from.
+    pub fn apply_heartbeat(&mut self, rows: &[Extension], lease_until: Instant) -> HeartbeatEffect {
         let mut effect = HeartbeatEffect::default();
         for row in rows {
             if row.extended {
                 effect.extended += 1;
+                self.extend_until(&row.lease, lease_until);
             }
             if !row.abort {
                 continue;
@@ -272,6 +283,31 @@ impl Book {
             }
         }
         effect
+    }
+
+    fn extend_until(&mut self, lease: &Lease, lease_until: Instant) {
+        if let Some(running) = self.in_flight.get_mut(&lease.step_id) {
+            if running.attempt == lease.attempt && running.delivery == lease.delivery {
+                running.lease_until = running.lease_until.max(lease_until);
+            }
+        } else if let Some(waiting) = self.buffer.iter_mut().find(|b| &b.lease == lease) {
+            waiting.lease_until = waiting.lease_until.max(lease_until);
+        }
+    }
+
+    /// Leases lapsed by `now` (heartbeats failed or never answered, as when the database is
+    /// unreachable; another worker may have the step by now): buffered steps are dropped, steps
+    /// in flight join the abort set once. Returns how many buffered steps were dropped.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let before = self.buffer.len();
+        self.buffer.retain(|b| b.lease_until > now);
+        for (id, running) in self.in_flight.iter_mut() {
+            if running.lease_until <= now && !running.abort_signalled {
+                running.abort_signalled = true;
+                self.aborted.push(id.clone());
+            }
+        }
+        before - self.buffer.len()
     }
 
     /// Step ids whose handlers should stop, learned since the last call.
@@ -327,7 +363,12 @@ mod tests {
             namespace: Arc::from("ns"),
             json: format!(r#"{{"stepId":"{id}","delivery":{delivery}}}"#),
             claimed_at: Instant::now(),
+            lease_until: Instant::now() + std::time::Duration::from_secs(30),
         }
+    }
+
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(30)
     }
 
     /// A book whose claims never change size: the buffer is bounded by `prefetch` alone.
@@ -453,7 +494,10 @@ mod tests {
         book.take(1, Instant::now());
         // Attempt 1 reported a retryable failure; its retry is claimed before the answer is read.
         let accepted = book.accept(0, vec![step("a", 2, 1)]);
-        assert_eq!((accepted.superseded, accepted.buffered, accepted.adopted), (1, 1, 0));
+        assert_eq!(
+            (accepted.superseded, accepted.buffered, accepted.adopted),
+            (1, 1, 0)
+        );
         assert_eq!((book.buffered(), book.in_flight()), (1, 0));
         // The old report's answer finishes nothing; the retry is handed out.
         assert!(!book.finish("a", 1));
@@ -481,11 +525,14 @@ mod tests {
             vec![step("run", 1, 1), step("wait", 1, 1), step("ok", 1, 1)],
         );
         book.take(1, Instant::now()); // "run" is in flight
-        let effect = book.apply_heartbeat(&[
-            ext("run", 1, 1, true, true),
-            ext("wait", 1, 1, false, true),
-            ext("ok", 1, 1, true, false),
-        ]);
+        let effect = book.apply_heartbeat(
+            &[
+                ext("run", 1, 1, true, true),
+                ext("wait", 1, 1, false, true),
+                ext("ok", 1, 1, true, false),
+            ],
+            later(),
+        );
         assert_eq!(
             effect,
             HeartbeatEffect {
@@ -502,7 +549,7 @@ mod tests {
         assert_eq!(book.take_aborted(), vec!["run".to_owned()]);
         assert!(book.take_aborted().is_empty());
         // The next heartbeat says the same: not signalled twice.
-        let again = book.apply_heartbeat(&[ext("run", 1, 1, true, true)]);
+        let again = book.apply_heartbeat(&[ext("run", 1, 1, true, true)], later());
         assert_eq!(again.aborted, 0);
         assert!(book.take_aborted().is_empty());
     }
@@ -513,7 +560,7 @@ mod tests {
         book.accept(0, vec![step("a", 1, 1)]);
         book.take(1, Instant::now());
         book.accept(0, vec![step("a", 1, 2)]); // adopted delivery 2
-        let effect = book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
+        let effect = book.apply_heartbeat(&[ext("a", 1, 1, false, true)], later());
         assert_eq!(effect.aborted, 0);
         assert!(book.take_aborted().is_empty());
     }
@@ -538,7 +585,7 @@ mod tests {
         let mut book = fixed(10);
         book.accept(0, vec![step("a", 1, 1)]);
         book.take(1, Instant::now());
-        book.apply_heartbeat(&[ext("a", 1, 1, false, true)]);
+        book.apply_heartbeat(&[ext("a", 1, 1, false, true)], later());
         book.finish("a", 1);
         assert!(book.take_aborted().is_empty());
     }
@@ -552,5 +599,42 @@ mod tests {
         assert_eq!(drained.len(), 1);
         assert_eq!(drained[0].lease.step_id, "b");
         assert_eq!((book.buffered(), book.in_flight()), (0, 1));
+    }
+
+    #[test]
+    fn leases_lapse_by_the_local_clock() {
+        let mut book = fixed(10);
+        let now = Instant::now();
+        let soon = now + std::time::Duration::from_millis(100);
+        let lapsing = |id: &str| ClaimedStep {
+            lease_until: soon,
+            ..step(id, 1, 1)
+        };
+        book.accept(
+            0,
+            vec![
+                lapsing("run"),
+                lapsing("beaten"),
+                lapsing("adopted"),
+                lapsing("wait"),
+            ],
+        );
+        assert_eq!(book.take(3, now).len(), 3);
+        // A heartbeat extends "beaten", a claim adopts "adopted" under a fresh lease.
+        book.apply_heartbeat(&[ext("beaten", 1, 1, true, false)], later());
+        book.accept(0, vec![step("adopted", 1, 2)]);
+        assert_eq!(book.expire(now), 0);
+        assert!(book.take_aborted().is_empty(), "nothing has lapsed yet");
+        let past = soon + std::time::Duration::from_millis(1);
+        assert_eq!(book.expire(past), 1, "the buffered step is dropped");
+        assert_eq!(book.take_aborted(), vec!["run".to_owned()]);
+        assert_eq!(book.expire(past), 0);
+        assert!(book.take_aborted().is_empty(), "named once");
+        assert_eq!(book.take(5, past).len(), 0);
+        assert_eq!(book.in_flight(), 3, "aborted handlers still report");
+        // A lapsed buffered step is not handed out even when take comes first.
+        book.accept(0, vec![lapsing("late")]);
+        assert_eq!(book.take(5, past).len(), 0);
+        assert_eq!(book.buffered(), 0);
     }
 }

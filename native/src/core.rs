@@ -209,9 +209,17 @@ impl Core {
         }
     }
 
-    /// Step ids whose handlers should stop, learned from heartbeats since the last call.
+    /// Step ids whose handlers should stop, learned from heartbeats since the last call, and
+    /// those whose lease has lapsed by this core's clock (heartbeats failing or unanswered).
     pub fn take_aborted(&self) -> Vec<String> {
-        lock(&self.shared.book).take_aborted()
+        let (dropped, ids) = {
+            let mut book = lock(&self.shared.book);
+            (book.expire(std::time::Instant::now()), book.take_aborted())
+        };
+        if dropped > 0 {
+            self.shared.room_freed.notify_waiters();
+        }
+        ids
     }
 
     /// `CoreStats` as JSON.

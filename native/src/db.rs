@@ -103,14 +103,26 @@ impl Health {
 }
 
 /// What one claim round trip read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClaimBatch {
     pub claimed: Vec<ClaimedStep>,
     pub discarded: usize,
     pub deferred: usize,
+    /// When the round trip was sent plus the lease asked for (`ClaimedStep::lease_until`).
+    lease_until: std::time::Instant,
 }
 
 impl ClaimBatch {
+    /// An empty batch of a claim whose leases last until `lease_until`.
+    fn new(lease_until: std::time::Instant) -> Self {
+        Self {
+            claimed: Vec::new(),
+            discarded: 0,
+            deferred: 0,
+            lease_until,
+        }
+    }
+
     /// Counts one row of claim_steps' outcome, step id, attempt, delivery, namespace and
     /// rendered step, found from column `at` on. `namespace` is the one claimed from, when the
     /// row's own is not needed.
@@ -159,6 +171,7 @@ impl ClaimBatch {
             namespace,
             json,
             claimed_at: std::time::Instant::now(),
+            lease_until: self.lease_until,
         });
         Ok(())
     }
@@ -167,6 +180,12 @@ impl ClaimBatch {
     pub fn read(&self) -> usize {
         self.claimed.len() + self.discarded + self.deferred
     }
+}
+
+/// When a lease of `lease_seconds` asked for by a round trip sent now has certainly expired on
+/// the server (`ClaimedStep::lease_until`).
+pub fn lease_deadline(lease_seconds: u32) -> std::time::Instant {
+    std::time::Instant::now() + std::time::Duration::from_secs(u64::from(lease_seconds))
 }
 
 /// A report row: step id, accepted, enqueued and the rendered result, from column `at` on.
@@ -310,6 +329,7 @@ impl Db {
         lease_seconds: u32,
         worker_id: &str,
     ) -> Result<ClaimBatch, CoreError> {
+        let lease_until = lease_deadline(lease_seconds);
         self.run(async {
             let client = self.pool.get().await?;
             let statement = client.prepare_cached(CLAIM_SQL).await?;
@@ -320,7 +340,7 @@ impl Db {
                 .query(&statement, &[&&**namespace, &batch, &lease, &worker_id])
                 .await
                 .map_err(|e| rows_error("claim_steps", e))?;
-            let mut out = ClaimBatch::default();
+            let mut out = ClaimBatch::new(lease_until);
             for row in &rows {
                 out.add(row, 0, Some(namespace))?;
             }
@@ -338,6 +358,7 @@ impl Db {
         claim_max: u32,
         lease_seconds: u32,
     ) -> Result<(Vec<ReportRow>, ClaimBatch), CoreError> {
+        let lease_until = lease_deadline(lease_seconds);
         self.run(async {
             let client = self.pool.get().await?;
             let statement = client.prepare_cached(REPORT_AND_CLAIM_SQL).await?;
@@ -349,7 +370,7 @@ impl Db {
                 .await
                 .map_err(|e| rows_error("report_and_claim", e))?;
             let mut reports = Vec::new();
-            let mut claims = ClaimBatch::default();
+            let mut claims = ClaimBatch::new(lease_until);
             for row in &rows {
                 let kind: &str = row.try_get(0).map_err(CoreError::from)?;
                 if kind == "report" {

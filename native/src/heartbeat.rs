@@ -25,15 +25,17 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 /// One heartbeat. A failure is not retried here: the next beat comes soon enough, and until
-/// then the leases are still valid (a beat comes every third of the lease by default).
+/// then the leases are still valid (a beat comes every third of the lease by default). When
+/// beats keep failing, the leases lapse by the book's clock (`Book::expire`).
 pub async fn beat(shared: &Shared) {
     let leases = lock(&shared.book).leases();
     if leases.is_empty() {
         return;
     }
+    let lease_until = crate::db::lease_deadline(shared.config.lease_seconds);
     match shared.db.extend(&leases, shared.config.lease_seconds).await {
         Ok(rows) => {
-            let effect = lock(&shared.book).apply_heartbeat(&rows);
+            let effect = lock(&shared.book).apply_heartbeat(&rows, lease_until);
             add(&shared.counters.lease_extensions, effect.extended);
             if effect.dropped > 0 {
                 shared.room_freed.notify_waiters();

@@ -79,6 +79,7 @@ export class ClaimLoop {
       const epoch = connectivity.epoch;
       let read: number;
       let filled = 0;
+      const sentAt = performance.now();
       try {
         const result = await claimSteps(pool, {
           namespace: this.namespace,
@@ -96,7 +97,7 @@ export class ClaimLoop {
         // Adopted steps (leases this core already runs) take no buffer slot.
         read = result.claimed.length + result.unclaimed.length;
         book.claimReturned(read >= want);
-        filled = result.claimed.length - book.accept(result.claimed);
+        filled = result.claimed.length - book.accept(result.claimed, sentAt);
         errorDelayMs = FIRST_ERROR_DELAY_MS;
         log.ok(`claim:${this.namespace}`);
       } catch (error) {

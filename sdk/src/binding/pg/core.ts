@@ -75,7 +75,7 @@ class PgWorkerCore implements WorkerCore {
     applicationName: string,
     private readonly log: CoreLog,
   ) {
-    this.book = new StepBook(config.prefetch, config.batchSize, config.maxBatchSize, {
+    this.book = new StepBook(config.prefetch, config.batchSize, config.maxBatchSize, config.leaseSeconds * 1000, {
       onSpace: () => {
         for (const loop of this.loops) loop.spaceFreed();
       },

@@ -2,7 +2,8 @@
  * Keeps this core's leases alive: every heartbeatMs, one tasker.extend_leases call for every
  * buffered, running and reporting step. `abort` answers go to the step book: a buffered step is
  * dropped, a running one is named by takeAborted(). Answers about a lease that changed during the
- * round trip (adopted, reported) are ignored.
+ * round trip (adopted, reported) are ignored. Beats that fail leave the leases to lapse by the
+ * book's clock (StepBook.takeAborted), so a handler never runs on past its lease unknowingly.
  */
 import type pg from 'pg';
 import { extendLeases } from '../../protocol/leases.ts';
@@ -49,6 +50,7 @@ export class Heartbeat {
     const sent = book.leases().map((entry) => ({ entry, attempt: entry.attempt, delivery: entry.delivery }));
     if (sent.length === 0) return;
     const epoch = connectivity.epoch;
+    const sentAt = performance.now();
     let results;
     try {
       results = await extendLeases(
@@ -69,7 +71,7 @@ export class Heartbeat {
       if (!book.isCurrent(entry) || entry.delivery !== lease.delivery) return;
       if (result.extended) {
         counters.leaseExtensions += 1;
-        if (result.leaseExpiresAt !== null) entry.leaseExpiresAt = result.leaseExpiresAt;
+        book.extended(entry, sentAt, result.leaseExpiresAt);
       }
       if (result.abort) book.abort(entry);
     });

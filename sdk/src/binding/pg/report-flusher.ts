@@ -172,6 +172,7 @@ export class ReportFlusher {
       let results: ReportResult[];
       let claimed: ClaimedStep[];
       let read: number;
+      const sentAt = performance.now();
       try {
         const done = await reportAndClaim(pool, reports, {
           workerId: config.workerId,
@@ -227,7 +228,7 @@ export class ReportFlusher {
       this.queue.unshift(...again);
       // After the reports are settled: a step claimed again here (a retry due at once) is new
       // work, not the attempt that just ended. Adopted steps take no buffer slot.
-      const filled = claimed.length - book.accept(claimed);
+      const filled = claimed.length - book.accept(claimed, sentAt);
       book.unreserve(reserved, filled);
     }
   }

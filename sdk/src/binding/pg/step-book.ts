@@ -17,6 +17,12 @@ export interface HeldStep {
   readonly attempt: number;
   delivery: number;
   leaseExpiresAt: Date;
+  /**
+   * performance.now() by which the lease has certainly expired on the server: when the round trip
+   * that granted or last extended it was sent, plus the lease. The server's expiry is later (it
+   * counts from its own start of the statement), so this needs no clock shared with it.
+   */
+  localDeadline: number;
   phase: Phase;
   /** The claimed step, while buffered (the freshest claim of it). */
   step: ClaimedStep;
@@ -56,6 +62,8 @@ export class StepBook {
     private readonly prefetch: number,
     batchSize: number,
     maxBatchSize: number,
+    /** The lease every claim and heartbeat asks for, in ms. */
+    private readonly leaseMs: number,
     private readonly events: StepBookEvents,
   ) {
     this.size = new ClaimSize(batchSize, maxBatchSize);
@@ -117,15 +125,19 @@ export class StepBook {
   /**
    * Records claimed steps: new ones go to the buffer (and to waiting next() calls); one this core
    * already holds under the same attempt is adopted (new delivery, not handed out again).
-   * Returns how many were adopted.
+   * `sentAt` is when the claim's round trip was sent (performance.now()). Returns how many were
+   * adopted.
    */
-  accept(claimed: readonly ClaimedStep[]): number {
+  accept(claimed: readonly ClaimedStep[], sentAt: number): number {
     let adopted = 0;
+    const localDeadline = sentAt + this.leaseMs;
     for (const step of claimed) {
       const existing = this.held.get(step.stepId);
       if (existing !== undefined && existing.attempt === step.attempt) {
         existing.delivery = step.delivery;
         existing.leaseExpiresAt = step.leaseExpiresAt;
+        existing.localDeadline = localDeadline;
+        existing.abortSignalled = false;
         if (existing.phase === 'buffered') existing.step = step;
         adopted += 1;
         continue;
@@ -145,6 +157,7 @@ export class StepBook {
         attempt: step.attempt,
         delivery: step.delivery,
         leaseExpiresAt: step.leaseExpiresAt,
+        localDeadline,
         phase: 'buffered',
         step,
         bufferedAt: performance.now(),
@@ -217,8 +230,19 @@ export class StepBook {
     }
   }
 
-  /** Step ids aborted since the last call. */
+  /** A heartbeat sent at `sentAt` (performance.now()) extended the lease of `entry`. */
+  extended(entry: HeldStep, sentAt: number, leaseExpiresAt: Date | null): void {
+    if (leaseExpiresAt !== null) entry.leaseExpiresAt = leaseExpiresAt;
+    entry.localDeadline = Math.max(entry.localDeadline, sentAt + this.leaseMs);
+  }
+
+  /**
+   * Step ids aborted since the last call: those the heartbeat named, and running steps whose
+   * lease has expired by this core's clock (heartbeats failed or never answered, as when the
+   * database is unreachable): another worker may be running them by now.
+   */
   takeAborted(): string[] {
+    this.expireLeases(performance.now());
     const ids = [...this.aborted];
     this.aborted.clear();
     return ids;
@@ -254,10 +278,32 @@ export class StepBook {
     return taken;
   }
 
+  /**
+   * Leases past their local deadline: a buffered step is dropped (it is never handed out under
+   * a lapsed lease; the queue delivers it again), a running one is aborted.
+   */
+  private expireLeases(now: number): void {
+    let dropped = false;
+    for (const entry of this.held.values()) {
+      if (entry.localDeadline > now) continue;
+      if (entry.phase === 'buffered') {
+        this.held.delete(entry.stepId);
+        this.removeBuffered(entry);
+        dropped = true;
+      } else if (entry.phase === 'running' && !entry.abortSignalled) {
+        entry.abortSignalled = true;
+        this.aborted.add(entry.stepId);
+      }
+    }
+    if (dropped) this.events.onSpace();
+  }
+
   private take(max: number): ClaimedStep[] {
     if (this.buffer.length === 0) return [];
-    const taken = this.buffer.splice(0, max);
     const now = performance.now();
+    this.expireLeases(now);
+    const taken = this.buffer.splice(0, max);
+    if (taken.length === 0) return [];
     for (const entry of taken) {
       this.size.waited(now - entry.bufferedAt);
       entry.phase = 'running';
