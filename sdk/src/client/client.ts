@@ -18,8 +18,16 @@ import type { CancelledTask, CreateTaskInput, CreatedTask, RetriedTask, TaskStat
 import { validateContext } from '../template/index.ts';
 import { timerDelay } from '../timer.ts';
 import { ClientClosedError, TaskWaitTimeoutError } from './errors.ts';
+import { settleWithin } from './settle-within.ts';
 import { isTerminalTaskState, toTaskInfo, toTaskSummary, type TaskInfo, type TaskSummary } from './task-info.ts';
 import { TaskStateListener } from './task-state-listener.ts';
+
+/**
+ * How long waitForTask gives each database call past the caller's deadline, so that a wait with
+ * `timeoutMs: 0` still reads the task once, and a database that does not answer ends the wait
+ * soon after the deadline instead of after the connection's own limits.
+ */
+const DATABASE_ANSWER_GRACE_MS = 1_000;
 
 /** How long a template's input schema is reused before it is read again. */
 const SCHEMA_CACHE_MS = 5_000;
@@ -149,39 +157,59 @@ export class TaskerClient {
   /**
    * Resolves with the task once it is complete, error or cancelled. Woken by the database's
    * announcement on `tasker_task_state`, so it costs no polling; a missed announcement (lost
-   * connection) makes it look again. Throws UnknownTaskError for an unknown id and
-   * TaskWaitTimeoutError when `timeoutMs` runs out.
+   * connection) makes it look again. Throws UnknownTaskError for an unknown id,
+   * TaskWaitTimeoutError when `timeoutMs` runs out (a database that does not answer gets at most
+   * DATABASE_ANSWER_GRACE_MS more),
+   * the signal's reason when it aborts, and RangeError for a `timeoutMs` that is not a number ≥ 0.
    */
   async waitForTask(taskId: string, options: WaitForTaskOptions = {}): Promise<TaskInfo> {
     this.ensureOpen();
+    const { timeoutMs, signal } = options;
+    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
+      throw new RangeError(`waitForTask: timeoutMs must be a number of milliseconds, 0 or more (Infinity waits for ever), got ${String(timeoutMs)}`);
+    }
+    signal?.throwIfAborted();
+    const deadline = timeoutMs === undefined || timeoutMs === Infinity ? undefined : Date.now() + timeoutMs;
+    let lastState: TaskState | null = null;
+    // The database may not answer at all (a dead network): every wait on it is bounded by the
+    // caller's deadline and signal, not by the connection's own, longer, limits.
+    // Each call still gets a moment to answer, so that `timeoutMs: 0` reads the task once.
+    const bound = (): number | undefined => (deadline === undefined ? undefined : Math.max(deadline, Date.now() + DATABASE_ANSWER_GRACE_MS));
+    const timedOut = (): TaskWaitTimeoutError => new TaskWaitTimeoutError(taskId, timeoutMs ?? 0, lastState);
     let wake: () => void = () => {};
     let woken = true;
-    const unsubscribe = await this.listener.subscribe((id) => {
+    const subscribing = this.listener.subscribe((id) => {
       if (id === null || id === taskId) {
         woken = true;
         wake();
       }
     });
-    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await settleWithin(subscribing, bound(), signal, timedOut);
+    } catch (error) {
+      // A LISTEN that gets in place after all must not keep this waiter subscribed.
+      subscribing.then((late) => late(), () => {});
+      throw error;
+    }
     try {
       for (;;) {
-        options.signal?.throwIfAborted();
+        signal?.throwIfAborted();
         if (this.closed) throw new ClientClosedError();
         if (woken) {
           woken = false;
-          const task = await this.getTask(taskId);
+          const task = await settleWithin(this.getTask(taskId), bound(), signal, timedOut);
           if (task === null) {
             throw new UnknownTaskError('TASK_UNKNOWN', `unknown task ${taskId}`, 'TK005', { field: 'task_id', value: taskId });
           }
           if (isTerminalTaskState(task.state)) return task;
-          if (deadline !== undefined && Date.now() >= deadline) {
-            throw new TaskWaitTimeoutError(taskId, options.timeoutMs ?? 0, task.state);
-          }
+          lastState = task.state;
+          if (deadline !== undefined && Date.now() >= deadline) throw timedOut();
         }
         await new Promise<void>((resolve) => {
           const done = (): void => {
             if (timer !== undefined) clearTimeout(timer);
-            options.signal?.removeEventListener('abort', done);
+            signal?.removeEventListener('abort', done);
             resolve();
           };
           const timer =
@@ -191,7 +219,7 @@ export class TaskerClient {
                   woken = true;
                   done();
                 }, timerDelay(deadline - Date.now()));
-          options.signal?.addEventListener('abort', done, { once: true });
+          signal?.addEventListener('abort', done, { once: true });
           wake = done;
           if (woken) done();
         });

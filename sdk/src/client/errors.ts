@@ -6,9 +6,13 @@ export class TaskWaitTimeoutError extends TaskerError {
   constructor(
     readonly taskId: string,
     readonly timeoutMs: number,
-    readonly lastState: string,
+    /** The state last read; null when the database did not answer in time to read any. */
+    readonly lastState: string | null,
   ) {
-    super('TASK_WAIT_TIMEOUT', `task ${taskId} did not finish within ${timeoutMs} ms (it is ${lastState})`);
+    super(
+      'TASK_WAIT_TIMEOUT',
+      `task ${taskId} did not finish within ${timeoutMs} ms (${lastState === null ? 'the database did not answer in time to read its state' : `it is ${lastState}`})`,
+    );
   }
 }
 
