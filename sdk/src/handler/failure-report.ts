@@ -4,6 +4,7 @@
  * always JSON). Messages and stacks are redacted: they end up in task_status, which is shown to
  * people.
  */
+import { cutText } from '../cut-text.ts';
 import { toJsonValue, NotJsonError } from '../json/to-json-value.ts';
 import type { JsonObject, JsonValue } from '../protocol/types.ts';
 import {
@@ -146,12 +147,9 @@ export function describeValue(value: unknown): string {
   return json === undefined ? `${kind} (${Object.prototype.toString.call(value)})` : `${kind}: ${truncate(redactText(json))}`;
 }
 
-// Redacted before it is cut (a URL cut before its '@' no longer looks like one), and never cut
-// between the two halves of a surrogate pair (PostgreSQL refuses the half left).
+// Redacted before it is cut: a URL cut before its '@' no longer looks like one.
 function truncate(text: string): string {
-  if (text.length <= MAX_DESCRIBED) return text;
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(MAX_DESCRIBED - 1)) ? MAX_DESCRIBED - 1 : MAX_DESCRIBED;
-  return `${text.slice(0, end)}…`;
+  return cutText(text, MAX_DESCRIBED);
 }
 
 function safeName(error: Error): string {

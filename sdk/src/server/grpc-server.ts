@@ -13,6 +13,7 @@ import net from 'node:net';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { detectRuntime } from '../runtime.ts';
+import { boundStatusMessages } from './grpc/errors.ts';
 import { ConnectionTracker } from './connection-tracker.ts';
 import { listen, type ListenTarget, type RunningServer } from './listen.ts';
 
@@ -31,7 +32,7 @@ const CLOSE_GRACE_MS = 200;
 const KEEP_ALIVE_BROKEN = detectRuntime() === 'deno';
 
 export async function startGrpcServer(routes: (router: ConnectRouter) => void, target: ListenTarget): Promise<RunningServer> {
-  const handler = connectNodeAdapter({ routes });
+  const handler = connectNodeAdapter({ routes, interceptors: [boundStatusMessages] });
   const h2 = http2.createServer({}, handler);
   const h1 = http.createServer(KEEP_ALIVE_BROKEN ? closeAfterResponse(handler) : handler);
   // A client that resets its connection or stream must never take the service down with it.

@@ -3,8 +3,9 @@
  * on (INVALID_ARGUMENT, NOT_FOUND, ABORTED: try again); a database that cannot be reached is UNAVAILABLE, so clients
  * retry; anything else is INTERNAL. Every message is redacted: a driver's error can quote a URL.
  */
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { isTransientConnectionError } from '../../db/connect-with-retry.ts';
+import { cutText } from '../../cut-text.ts';
 import { redactText } from '../../handler/redact.ts';
 import {
   InvalidNamespaceError,
@@ -21,6 +22,35 @@ import { InvalidContextError } from '../../template/errors.ts';
 /** crash_shutdown: the server went down under the call (the others are transient connection errors). */
 const UNAVAILABLE_CODES = new Set(['57P02']);
 
+/**
+ * The longest status message sent, in UTF-16 units. gRPC carries it in a header (`grpc-message`,
+ * percent-encoded: up to 9 bytes per unit), and a header block beyond the HTTP/2 peer's limit
+ * breaks the stream: a message quoting a 100,000-character input came out as INTERNAL
+ * "Stream closed" instead of its status.
+ */
+const MAX_STATUS_MESSAGE = 1_000;
+
+/** `message` cut to MAX_STATUS_MESSAGE, saying how long it was. */
+function statusMessage(message: string): string {
+  return message.length <= MAX_STATUS_MESSAGE ? message : `${cutText(message, MAX_STATUS_MESSAGE)} (${message.length} characters in all)`;
+}
+
+/**
+ * Every service's errors leave with a message of at most MAX_STATUS_MESSAGE units (an
+ * interceptor of the whole server, so no handler's message can break its stream).
+ */
+export const boundStatusMessages: Interceptor = (next) => async (request) => {
+  try {
+    return await next(request);
+  } catch (error) {
+    const status = ConnectError.from(error);
+    if (status.rawMessage.length <= MAX_STATUS_MESSAGE) throw status;
+    // No Tasker status carries details to keep.
+    throw new ConnectError(statusMessage(status.rawMessage), status.code, status.metadata, undefined, status.cause);
+  }
+};
+
+/** Whatever a handler threw, as a gRPC status with a redacted message. */
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   const message = redactText(error instanceof Error ? error.message : String(error));
