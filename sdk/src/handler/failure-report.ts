@@ -83,13 +83,16 @@ export function failure(outcome: FailureReport['outcome'], kind: string, message
 function errorDocument(error: Error, kind: string, details?: unknown, depth = 0): JsonObject {
   const doc: JsonObject = { kind, message: redactText(safeMessage(error)) };
   if (details !== undefined) doc['details'] = jsonDetails(details);
-  const code: unknown = (error as { code?: unknown }).code;
+  // Any of these may be a getter that throws (V8 builds `stack` lazily and reads `message` for
+  // it): what cannot be read is left out, the rest of the document kept.
+  const code = safeRead(() => (error as { code?: unknown }).code);
   if (typeof code === 'string' || (typeof code === 'number' && Number.isFinite(code))) doc['code'] = code;
-  const cause: unknown = error.cause;
+  const cause = safeRead(() => error.cause);
   if (cause !== undefined && depth < MAX_CAUSES) {
     doc['cause'] = cause instanceof Error ? errorDocument(cause, safeName(cause), undefined, depth + 1) : describeValue(cause);
   }
-  if (typeof error.stack === 'string') doc['stack'] = redactText(error.stack.split('\n').slice(0, STACK_LINES).join('\n'));
+  const stack = safeRead(() => error.stack);
+  if (typeof stack === 'string') doc['stack'] = redactText(stack.split('\n').slice(0, STACK_LINES).join('\n'));
   return doc;
 }
 
@@ -118,8 +121,27 @@ function nonErrorDocument(thrown: unknown): JsonObject {
   return doc;
 }
 
-/** A short description of any value, e.g. `a string: "boom"`, `undefined`, `an object: {"a":1}`. */
+/**
+ * A short description of any value, e.g. `a string: "boom"`, `undefined`, `an object: {"a":1}`.
+ * Never throws, even for a value whose getters throw (itself, say).
+ */
 export function describeValue(value: unknown): string {
+  try {
+    return describeAny(value);
+  } catch {
+    return 'a value that cannot be described (reading it threw)';
+  }
+}
+
+function safeRead(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function describeAny(value: unknown): string {
   switch (typeof value) {
     case 'undefined':
       return 'undefined';

@@ -5,6 +5,7 @@
  * shutdown-signals.ts.
  */
 import { loadBinding } from '../binding/select.ts';
+import { describeValue } from '../handler/failure-report.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCore } from '../binding/types.ts';
 import type { TaskerConfig } from '../config/types.ts';
 import {
@@ -346,7 +347,10 @@ export class Worker {
       .then(async (report) => {
         const durationMs = performance.now() - started;
         this.handlerDone(step.stepId);
-        const result = await this.send(core, step, report);
+        // Abandoned only when this worker aborted it for shutdown: a handler throwing its own
+        // WorkerShutdownError meanwhile is an ordinary failure, reported.
+        const abandoned = report.error?.['kind'] === 'WorkerShutdown' && controller.signal.reason instanceof WorkerShutdownError;
+        const result = await this.send(core, step, report, abandoned);
         this.finish(step, report, result, durationMs);
       })
       .catch((error: unknown) => {
@@ -359,8 +363,8 @@ export class Worker {
     this.settling.add(settled);
   }
 
-  private async send(core: WorkerCore, step: ClaimedStep, report: StepReport): Promise<ReportResult | null> {
-    if (report.error?.['kind'] === 'WorkerShutdown') {
+  private async send(core: WorkerCore, step: ClaimedStep, report: StepReport, abandoned: boolean): Promise<ReportResult | null> {
+    if (abandoned) {
       this.counters.abandoned += 1;
       return null;
     }
@@ -450,8 +454,9 @@ function stepIds(step: ClaimedStep): Record<string, string> {
   return { taskId: step.taskId, stepId: step.stepId, stepName: step.stepName, correlationId: step.correlationId, handler: step.handler };
 }
 
+/** Never throws, whatever was thrown (a value whose getters throw itself, say). */
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return describeValue(error);
 }
 
 function sleep(ms: number): Promise<void> {
