@@ -59,7 +59,8 @@ export function checkHandlerName(name: unknown): string {
 }
 
 /**
- * Function style.
+ * Defines a handler from a name and a function (the function style; the class style extends
+ * StepHandler).
  *
  * @example
  * export const charge = defineHandler<{ orderId: number }>('shop.charge', async (ctx) => {

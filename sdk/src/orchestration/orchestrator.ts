@@ -96,6 +96,7 @@ export interface OrchestratorStats {
 }
 
 /**
+ * The orchestration service: migrates, registers the templates, and sweeps expired leases and task deadlines.
  * @example
  * const orchestrator = new Orchestrator({ templateDirs: ['./templates'] });
  * await orchestrator.run(); // until SIGTERM/SIGINT

@@ -15,6 +15,7 @@ export interface CheckResult {
   message: string;
 }
 
+/** The liveness answer (`GET /health`, gRPC CheckLiveness): the service is alive until it stops. */
 export interface LivenessReport {
   alive: boolean;
   service: ServiceKind;
@@ -22,6 +23,7 @@ export interface LivenessReport {
   checkedAt: string;
 }
 
+/** The readiness answer (`GET /health/ready`, gRPC CheckReadiness): ready when every check passes. */
 export interface ReadinessReport {
   ready: boolean;
   service: ServiceKind;
@@ -51,6 +53,7 @@ export interface QueueDepth {
   oldestAgeSeconds: number;
 }
 
+/** A worker's state and counters, the `worker` part of the detailed health. */
 export interface WorkerHealth {
   state: string;
   binding: string | null;
@@ -73,6 +76,7 @@ export interface WorkerHealth {
   claimSize: number;
 }
 
+/** An orchestrator's state and sweep counters, the `orchestration` part of the detailed health. */
 export interface OrchestrationHealth {
   state: string;
   sweeps: number;
@@ -83,6 +87,7 @@ export interface OrchestrationHealth {
   consecutiveSweepErrors: number;
 }
 
+/** The detailed health (`GET /health/detailed`, gRPC GetDetailedHealth): readiness plus database, queues, runtime and service counters. */
 export interface DetailedHealth {
   status: 'healthy' | 'unhealthy';
   ready: boolean;

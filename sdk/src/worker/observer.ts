@@ -5,6 +5,7 @@
  */
 import type { ClaimedStep, ReportResult, StepReport } from '../protocol/types.ts';
 
+/** Receives a Worker's claim rounds and step outcomes, for health and metrics; calls are synchronous and never throw. */
 export interface WorkerObserver {
   /** A next() call returned, with the steps it handed out (possibly none), after `durationMs`. */
   claimRound(durationMs: number, steps: readonly ClaimedStep[]): void;

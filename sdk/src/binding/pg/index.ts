@@ -6,6 +6,7 @@
 import type { BindingModule } from '../types.ts';
 import { createPgWorkerCore } from './core.ts';
 
+/** The `pg` binding module: the worker core in pure TypeScript over `pg`, available on every runtime. */
 export const pgBinding: BindingModule = {
   name: 'pg',
   createWorkerCore: createPgWorkerCore,
