@@ -33,6 +33,11 @@ export declare class NativeWorkerCore {
   report(reportJson: string): Promise<string>
   /** Step ids whose handlers should stop, learned from heartbeats since the last call. */
   takeAborted(): Array<string>
+  /**
+   * The handler of a step in flight was abandoned and will not report: its lease lapses and
+   * drain stops waiting for it. False when it was not in flight under that attempt.
+   */
+  abandon(stepId: string, attempt: number): boolean
   /** `CoreStats` JSON. */
   stats(): string
   /**

@@ -93,6 +93,11 @@ char *tasker_core_completions(uint64_t handle, uint32_t max, uint32_t timeout_ms
  * value: ["step id", ...]. */
 char *tasker_core_take_aborted(uint64_t handle);
 
+/* The handler of (step_id, attempt) was abandoned and will not report: the step leaves flight,
+ * so its lease is no longer extended (it lapses) and a drain stops waiting for it.
+ * value: true, or false when it was not in flight under that attempt. */
+char *tasker_core_abandon(uint64_t handle, const char *step_id, int32_t attempt);
+
 /* Counters. value: CoreStats (with "binding":"ffi"). */
 char *tasker_core_stats(uint64_t handle);
 

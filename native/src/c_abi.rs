@@ -200,6 +200,26 @@ pub extern "C" fn tasker_core_take_aborted(handle: u64) -> *mut c_char {
     })
 }
 
+/// The handler of `(step_id, attempt)` was abandoned and will not report: the step leaves flight
+/// (its lease lapses; a drain stops waiting for it). Value: `true`, or `false` when it was not in
+/// flight under that attempt. Does not block.
+///
+/// # Safety
+/// `step_id` is NULL or a NUL-terminated string valid during the call.
+#[no_mangle]
+pub unsafe extern "C" fn tasker_core_abandon(
+    handle: u64,
+    step_id: *const c_char,
+    attempt: i32,
+) -> *mut c_char {
+    boundary(|| {
+        // SAFETY: forwarded from this function's contract.
+        let step_id = unsafe { read_str(step_id, "step_id") }?;
+        let left = core(handle)?.abandon(step_id, attempt);
+        Ok(if left { "true" } else { "false" }.to_owned())
+    })
+}
+
 /// Counters. Value: `CoreStats`. Does not block.
 #[no_mangle]
 pub extern "C" fn tasker_core_stats(handle: u64) -> *mut c_char {
@@ -332,6 +352,18 @@ mod tests {
         assert_eq!(
             error_code(&take(tasker_core_take_aborted(u64::MAX))),
             codes::UNKNOWN_HANDLE
+        );
+        assert_eq!(
+            error_code(&take(unsafe {
+                tasker_core_abandon(u64::MAX, c"s".as_ptr(), 1)
+            })),
+            codes::UNKNOWN_HANDLE
+        );
+        assert_eq!(
+            error_code(&take(unsafe {
+                tasker_core_abandon(u64::MAX, std::ptr::null(), 1)
+            })),
+            codes::NULL_POINTER
         );
         assert_eq!(
             error_code(&take(tasker_core_drain(42, 0))),

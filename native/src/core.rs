@@ -222,6 +222,18 @@ impl Core {
         ids
     }
 
+    /// The handler of `(step_id, attempt)` was abandoned (aborted at shutdown, never to be
+    /// reported): the step leaves flight, so its lease is no longer extended (it lapses and
+    /// another worker runs the step) and a drain stops waiting for it. False when it was not in
+    /// flight here under that attempt.
+    pub fn abandon(&self, step_id: &str, attempt: i32) -> bool {
+        let left = lock(&self.shared.book).finish(step_id, attempt);
+        if left {
+            self.shared.settled.notify_waiters();
+        }
+        left
+    }
+
     /// `CoreStats` as JSON.
     pub fn stats(&self) -> String {
         let book = {

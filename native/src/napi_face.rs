@@ -111,6 +111,13 @@ impl NativeWorkerCore {
         self.core.take_aborted()
     }
 
+    /// The handler of a step in flight was abandoned and will not report: its lease lapses and
+    /// drain stops waiting for it. False when it was not in flight under that attempt.
+    #[napi]
+    pub fn abandon(&self, step_id: String, attempt: i32) -> bool {
+        self.core.abandon(&step_id, attempt)
+    }
+
     /// `CoreStats` JSON.
     #[napi]
     pub fn stats(&self) -> String {

@@ -359,6 +359,29 @@ const drainReleasesAndWaits: BindingCase = {
     }),
 };
 
+const abandonLetsGo: BindingCase = {
+  name: 'abandon() lets a step go unreported: drain stops waiting for it and its lease lapses',
+  run: (context) =>
+    withCores(context, async (cores) => {
+      await registerTemplate(context.pool, single(NS));
+      await createTasks(context, 'single', 1);
+      const core = await cores.start({ leaseSeconds: 1 });
+      const running = await nextOne(core);
+      assert.equal(core.abandon(running.stepId, running.attempt + 1), false, 'another attempt is not in flight');
+      assert.equal(core.abandon(running.stepId, running.attempt), true);
+      assert.equal(core.abandon(running.stepId, running.attempt), false, 'abandoned once');
+      assert.equal(core.stats().inFlight, 0);
+      const started = Date.now();
+      assert.deepEqual(await cores.drain(core, 15_000), { abandoned: 0, released: 0 });
+      assert.ok(Date.now() - started < 5_000, `drain took ${Date.now() - started} ms`);
+      // No heartbeat extends it any more: another worker gets it once the 1 s lease lapses.
+      await waitFor('the abandoned step claimable elsewhere', async () => {
+        const other = await claimSteps(context.pool, { namespace: NS, batchSize: 1, leaseSeconds: 30, workerId: 'other' });
+        return other.claimed.some((step) => step.stepId === running.stepId && step.attempt === running.attempt);
+      }, 10_000);
+    }),
+};
+
 function picksUpNewWork(mode: DeploymentMode): BindingCase {
   return {
     name: `${mode}: picks up work created after the core started`,
@@ -570,6 +593,7 @@ export const bindingCases: BindingCase[] = [
   heartbeatKeepsLease,
   abortOnCancel,
   drainReleasesAndWaits,
+  abandonLetsGo,
   picksUpNewWork('Hybrid'),
   picksUpNewWork('EventDrivenOnly'),
   picksUpNewWork('PollingOnly'),

@@ -26,6 +26,7 @@ import { StepWait } from './step-wait.ts';
 import { TurnBatch } from './turn-batch.ts';
 import type { BindingModule, CoreStats, DrainResult, WorkerCore, WorkerCoreConfig } from './types.ts';
 import {
+  checkAbandonArguments,
   claimedStepsFromWire,
   coreStatsFromWire,
   drainResultFromWire,
@@ -71,6 +72,7 @@ interface NativeWorkerCoreInstance {
   /** A JSON array of reports; resolves with a JSON array of their envelopes (absent from older builds). */
   reportMany?(reportsJson: string): Promise<string>;
   takeAborted(): string[];
+  abandon(stepId: string, attempt: number): boolean;
   stats(): string;
   drain(timeoutMs: number): Promise<string>;
 }
@@ -268,6 +270,11 @@ class NapiWorkerCore implements WorkerCore {
 
   takeAborted(): string[] {
     return this.native.takeAborted();
+  }
+
+  abandon(stepId: string, attempt: number): boolean {
+    checkAbandonArguments(stepId, attempt);
+    return this.native.abandon(stepId, attempt);
   }
 
   stats(): CoreStats {

@@ -116,6 +116,13 @@ export interface WorkerCore {
    * from heartbeats since the last call.
    */
   takeAborted(): string[];
+  /**
+   * The handler of a step this core handed out was abandoned (aborted at shutdown) and will not
+   * be reported: the step leaves flight, so its lease is no longer extended (it lapses and another
+   * worker runs the step without losing an attempt) and drain() stops waiting for it. False when
+   * the step is not in flight here under that attempt (or the core is closed).
+   */
+  abandon(stepId: string, attempt: number): boolean;
   /** Counters. */
   stats(): CoreStats;
   /**

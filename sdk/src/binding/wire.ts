@@ -101,6 +101,19 @@ export function checkReportArgument(report: unknown): asserts report is StepRepo
   }
 }
 
+/**
+ * Checks abandon()'s arguments alike in every binding (a native face would truncate 1.5 to 1 or
+ * cut an id at a NUL): a step id without NUL and an attempt that is a positive 32-bit integer.
+ */
+export function checkAbandonArguments(stepId: unknown, attempt: unknown): void {
+  if (typeof stepId !== 'string' || stepId === '' || stepId.includes('\0')) {
+    throw new InvalidWorkerCoreArgumentError(`abandon(stepId): must be a step id, got ${JSON.stringify(stepId)}`);
+  }
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1 || attempt > 2 ** 31 - 1) {
+    throw new InvalidWorkerCoreArgumentError(`abandon(attempt): must be a positive integer, got ${String(attempt)}`);
+  }
+}
+
 /** The JSON text of a report. */
 export function reportToWire(report: StepReport): string {
   checkReportArgument(report);

@@ -366,6 +366,12 @@ export class Worker {
   private async send(core: WorkerCore, step: ClaimedStep, report: StepReport, abandoned: boolean): Promise<ReportResult | null> {
     if (abandoned) {
       this.counters.abandoned += 1;
+      // The core stops extending its lease and the drain stops waiting for its report.
+      try {
+        core.abandon(step.stepId, step.attempt);
+      } catch (error) {
+        this.log('warn', 'abandoning a step failed', { ...stepIds(step), error: describe(error) });
+      }
       return null;
     }
     try {

@@ -11,7 +11,7 @@ import { NativeLibraryLoadError } from './library-path.ts';
 export type BunPointer = number;
 
 /** The FFI types of the symbols declared below. */
-type BunFfiType = 'ptr' | 'u64' | 'u32' | 'void';
+type BunFfiType = 'ptr' | 'u64' | 'u32' | 'i32' | 'void';
 
 /** One symbol of `dlopen`'s definition. */
 interface BunFfiFunction {
@@ -25,6 +25,7 @@ export interface BunTaskerSymbols {
   tasker_core_next(handle: number, max: number, timeoutMs: number): BunPointer | null;
   tasker_core_report(handle: number, report: Uint8Array): BunPointer | null;
   tasker_core_take_aborted(handle: number): BunPointer | null;
+  tasker_core_abandon(handle: number, stepId: Uint8Array, attempt: number): BunPointer | null;
   tasker_core_stats(handle: number): BunPointer | null;
   tasker_core_drain(handle: number, timeoutMs: number): BunPointer | null;
   tasker_echo(payload: Uint8Array): BunPointer | null;
@@ -50,6 +51,7 @@ const SYMBOLS: Record<keyof BunTaskerSymbols, BunFfiFunction> = {
   tasker_core_next: { args: ['u64', 'u32', 'u32'], returns: 'ptr' },
   tasker_core_report: { args: ['u64', 'ptr'], returns: 'ptr' },
   tasker_core_take_aborted: { args: ['u64'], returns: 'ptr' },
+  tasker_core_abandon: { args: ['u64', 'ptr', 'i32'], returns: 'ptr' },
   tasker_core_stats: { args: ['u64'], returns: 'ptr' },
   tasker_core_drain: { args: ['u64', 'u32'], returns: 'ptr' },
   tasker_echo: { args: ['ptr'], returns: 'ptr' },

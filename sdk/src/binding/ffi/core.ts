@@ -18,6 +18,7 @@ import { InvalidWorkerCoreArgumentError, WorkerCoreClosedError } from '../errors
 import { resolveCoreConfig } from '../pg/config.ts';
 import type { CoreStats, DrainResult, WorkerCore, WorkerCoreConfig } from '../types.ts';
 import {
+  checkAbandonArguments,
   claimedStepsFromWire,
   configToWire,
   coreStatsFromWire,
@@ -190,6 +191,13 @@ class FfiWorkerCore implements WorkerCore {
     if (this.#closed) return [];
     const value = this.#open(this.#library.takeAborted(this.#handle), 'tasker_core_take_aborted');
     return value === CLOSED ? [] : stepIdsFromWire(value, 'tasker_core_take_aborted');
+  }
+
+  abandon(stepId: string, attempt: number): boolean {
+    checkAbandonArguments(stepId, attempt);
+    if (this.#closed) return false;
+    const value = this.#open(this.#library.abandon(this.#handle, stepId, attempt), 'tasker_core_abandon');
+    return value === true;
   }
 
   stats(): CoreStats {

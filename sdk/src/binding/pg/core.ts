@@ -21,7 +21,7 @@ import { ReportFlusher } from './report-flusher.ts';
 import { Stopper, Wakeup, unlessStopped, untilDeadline } from './signals.ts';
 import { newCounters, type CoreCounters } from './stats.ts';
 import { StepBook } from './step-book.ts';
-import { drainTimeoutMs } from '../wire.ts';
+import { checkAbandonArguments, drainTimeoutMs } from '../wire.ts';
 
 /** How long closing waits for the pool's connections to end. */
 const CLOSE_GRACE_MS = 2_000;
@@ -152,6 +152,11 @@ class PgWorkerCore implements WorkerCore {
 
   takeAborted(): string[] {
     return this.book.takeAborted();
+  }
+
+  abandon(stepId: string, attempt: number): boolean {
+    checkAbandonArguments(stepId, attempt);
+    return this.book.abandon(stepId, attempt);
   }
 
   stats(): CoreStats {

@@ -270,6 +270,17 @@ export class StepBook {
     this.events.onSettled();
   }
 
+  /** The running handler of `stepId` under `attempt` was abandoned: the step leaves flight unreported. */
+  abandon(stepId: string, attempt: number): boolean {
+    const entry = this.held.get(stepId);
+    if (entry === undefined || entry.attempt !== attempt || entry.phase !== 'running') return false;
+    this.held.delete(stepId);
+    this.aborted.delete(stepId);
+    this.leaveFlight();
+    this.events.onSettled();
+    return true;
+  }
+
   /** Takes every buffered step out (draining gives them back to the queue). */
   takeAllBuffered(): HeldStep[] {
     const taken = this.buffer;

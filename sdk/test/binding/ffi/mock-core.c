@@ -150,6 +150,12 @@ char *tasker_core_take_aborted(uint64_t handle) {
   return envelope(64, "{\"ok\":true,\"value\":[]}");
 }
 
+char *tasker_core_abandon(uint64_t handle, const char *step_id, int32_t attempt) {
+  CHECK_HANDLE(handle);
+  (void)attempt;
+  return envelope(64, step_id == NULL ? "{\"ok\":false,\"error\":{\"code\":\"NULL_POINTER\",\"message\":\"step_id is NULL\"}}" : "{\"ok\":true,\"value\":false}");
+}
+
 char *tasker_core_stats(uint64_t handle) {
   CHECK_HANDLE(handle);
   pthread_mutex_lock(&mu);
