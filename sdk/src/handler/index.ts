@@ -28,6 +28,7 @@ export {
   InvalidHandlerError,
 } from './errors.ts';
 export { executeStep } from './execute-step.ts';
+export { MAX_RESULT_BYTES } from './success-outcome.ts';
 export type { ExecuteStepOptions } from './execute-step.ts';
 export { createStepLogger, STEP_LOG_LEVELS } from './logger.ts';
 export type { LogRecord, LogWriter, StepLogger, StepLogIds, StepLogLevel } from './logger.ts';

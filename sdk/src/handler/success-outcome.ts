@@ -5,6 +5,7 @@
  * wrong branch. The database checks the same rules (migrations/0005 and 0010) for callers of the
  * protocol that do not use this SDK.
  */
+import { jsonBytesBeyond } from '../json/json-size.ts';
 import { NotJsonError, toJsonValue } from '../json/to-json-value.ts';
 import type { ClaimedStep, JsonValue, StepReport } from '../protocol/types.ts';
 import { isDecision, type Decision } from './decision.ts';
@@ -14,8 +15,29 @@ import { describeValue, failure, type FailureReport } from './failure-report.ts'
 /** A report without its lease. */
 export type Outcome = Omit<StepReport, 'stepId' | 'attempt' | 'delivery'>;
 
+/**
+ * The largest result (with a batch step's items) a step may return, as JSON: far above what a
+ * step should hand on (store large data elsewhere and return a reference), and safely below the
+ * 64 MiB a native core takes in one report, so every binding refuses the same results.
+ */
+export const MAX_RESULT_BYTES = 32 * 1024 * 1024;
+
 /** Maps the value a handler returned for `step` to its outcome. */
 export function successOutcome(value: unknown, step: ClaimedStep): Outcome {
+  const outcome = shapeOutcome(value, step);
+  if (outcome.outcome !== 'success') return outcome;
+  const result = outcome.result ?? null;
+  const bytes = jsonBytesBeyond(outcome.batch === undefined ? result : [result, outcome.batch], MAX_RESULT_BYTES);
+  if (bytes <= MAX_RESULT_BYTES) return outcome;
+  return failure(
+    'permanent_failure',
+    'ResultTooLarge',
+    `step "${step.stepName}" returned a result of ${bytes} bytes of JSON, more than the ${MAX_RESULT_BYTES} a step's result may be; store large data elsewhere and return a reference to it`,
+    { bytes, maxBytes: MAX_RESULT_BYTES },
+  );
+}
+
+function shapeOutcome(value: unknown, step: ClaimedStep): Outcome {
   if (isDecision(value)) return decisionOutcome(value, step);
   if (isFanOut(value)) return fanOutOutcome(value, step);
   if (step.stepType === 'decision') {

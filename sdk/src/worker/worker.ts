@@ -4,8 +4,9 @@
  * same code runs on Node, Bun and Deno; everything runtime-specific lives in the binding and in
  * shutdown-signals.ts.
  */
+import { WorkerCoreClosedError } from '../binding/errors.ts';
 import { loadBinding } from '../binding/select.ts';
-import { describeValue } from '../handler/failure-report.ts';
+import { describeValue, failure } from '../handler/failure-report.ts';
 import type { BindingName, CoreStats, DrainResult, WorkerCore } from '../binding/types.ts';
 import type { TaskerConfig } from '../config/types.ts';
 import {
@@ -375,18 +376,46 @@ export class Worker {
       return null;
     }
     try {
-      const result = await core.report(report);
-      // Counted by what the database made of the report: a retryable failure on the last
-      // attempt is a failure, not a retry.
-      if (!result.accepted) this.counters.rejected += 1;
-      else if (report.outcome === 'success') this.counters.succeeded += 1;
-      else if (result.stepState === 'waiting_for_retry') this.counters.retried += 1;
-      else this.counters.failed += 1;
-      return result;
+      return this.count(report, await core.report(report));
     } catch (error) {
       this.log('error', 'reporting a step failed', { ...stepIds(step), error: describe(error) });
+      if (error instanceof WorkerCoreClosedError) return null;
+      return this.sendRefused(core, step, report, error);
+    }
+  }
+
+  /**
+   * The core refused a report before it reached the database (a report it cannot take): the step
+   * would stay in flight, its lease extended for ever. It fails permanently, saying why; if even
+   * that is refused, it is let go, and its lease lapses so it is delivered again.
+   */
+  private async sendRefused(core: WorkerCore, step: ClaimedStep, report: StepReport, refusal: unknown): Promise<ReportResult | null> {
+    const fallback: StepReport = {
+      stepId: report.stepId,
+      attempt: report.attempt,
+      delivery: report.delivery,
+      ...failure('permanent_failure', 'ReportRefused', `the worker core refused the step's report: ${describe(refusal)}`),
+    };
+    try {
+      return this.count(fallback, await core.report(fallback));
+    } catch (error) {
+      this.log('error', 'reporting a refused report as a failure failed too; the step is let go', { ...stepIds(step), error: describe(error) });
+      try {
+        core.abandon(step.stepId, step.attempt);
+      } catch {
+        // A closed core holds nothing any more.
+      }
       return null;
     }
+  }
+
+  /** Counts a report by what the database made of it: a retryable failure on the last attempt is a failure. */
+  private count(report: StepReport, result: ReportResult): ReportResult {
+    if (!result.accepted) this.counters.rejected += 1;
+    else if (report.outcome === 'success') this.counters.succeeded += 1;
+    else if (result.stepState === 'waiting_for_retry') this.counters.retried += 1;
+    else this.counters.failed += 1;
+    return result;
   }
 
   private finish(step: ClaimedStep, report: StepReport, result: ReportResult | null, durationMs: number): void {
