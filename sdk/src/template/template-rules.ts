@@ -28,8 +28,9 @@ export const TASK_NAME: TextRule = {
 };
 
 export const VERSION: TextRule = {
-  pattern: /^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}$/,
-  hint: 'a version is MAJOR.MINOR.PATCH, e.g. 1.0.0',
+  // No leading zeros: "01.0.0" would be another version sorting equal to "1.0.0" (migration 0039).
+  pattern: /^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$/,
+  hint: 'a version is MAJOR.MINOR.PATCH without leading zeros, e.g. 1.0.0',
 };
 
 export const STEP_NAME: TextRule = {

@@ -102,6 +102,7 @@ describe('boundary values: both accept', () => {
     ['34-character namespace', { ...base(), namespace: `n${'x'.repeat(33)}` }],
     ['boolean input_schema', { ...base(), input_schema: true }],
     ['6-digit version parts', { ...base(), version: '123456.0.999999' }],
+    ['version parts of 0 and 10', { ...base(), version: '0.10.0' }],
   ])('%s', async (_what, template) => {
     const checked = checkTemplate(template, 'agree.yaml');
     await expect(validateTemplate(db.pool, checked)).resolves.toBeTruthy();
@@ -118,6 +119,8 @@ describe('mistakes: both reject, at the same field', () => {
     ['name of 65 characters', { ...base(), name: `n${'x'.repeat(64)}` }],
     ['version with 7 digits', { ...base(), version: '1234567.0.0' }],
     ['version as a number', { ...base(), version: 1 }],
+    ['version with a leading zero', { ...base(), version: '01.0.0' }],
+    ['version with a leading zero in its patch', { ...base(), version: '1.0.00' }],
     ['description not a string', { ...base(), description: 5 }],
     ['input_schema a list', { ...base(), input_schema: ['type'] }],
     ['no steps', { ...base(), steps: [] }],
