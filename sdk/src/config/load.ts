@@ -65,6 +65,19 @@ export async function loadConfig(options: LoadConfigOptions): Promise<TaskerConf
   return finish(layers, environment, options.context, problems);
 }
 
+/**
+ * The context a merged file at `path` (or TASKER_CONFIG_PATH) was made for, when one applies and
+ * names a known context; undefined otherwise (no file, unreadable, or no `context` in it). A
+ * check of such a file without a context is a check for the context it was made for.
+ */
+export async function mergedFileContext(path: string | undefined, env: Env = processEnv()): Promise<ConfigContext | undefined> {
+  const file = path ?? envValue(env, 'TASKER_CONFIG_PATH');
+  if (file === undefined) return undefined;
+  const layer = await readLayer(resolve(file), { sections: ['common', 'worker', 'orchestration'], merged: true }, [], false);
+  const context = layer?.meta.context;
+  return context === 'worker' || context === 'orchestration' ? context : undefined;
+}
+
 /** Options of {@link loadTreeConfig}. */
 export interface LoadTreeOptions {
   context: ConfigContext;

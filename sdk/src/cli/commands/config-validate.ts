@@ -1,5 +1,5 @@
 import { ConfigError, formatProblem } from '../../config/errors.ts';
-import { loadConfig } from '../../config/load.ts';
+import { loadConfig, mergedFileContext } from '../../config/load.ts';
 import { CONFIG_CONTEXTS } from '../../config/types.ts';
 import { EXIT_OK, EXIT_USAGE } from '../exit-codes.ts';
 import { parseOptions } from '../parse-options.ts';
@@ -9,10 +9,10 @@ const HELP = `Usage: tasker-ctl config validate [--context orchestration|worker]
 
 Checks the configuration as a worker or orchestrator started here would load it (the tree or
 TASKER_CONFIG_PATH, then the environment variables), for one context or, without --context,
-for both. Every problem is listed with its key and where the value came from.
+for both (for a merged file: the context it was made for). Every problem is listed with its key and where the value came from.
 
 Options:
-  --context NAME       orchestration | worker (default: both)
+  --context NAME       orchestration | worker (default: both, or the merged file's)
   --environment ENV    test | development | production (default: $TASKER_ENV, else development)
   --file PATH          check this merged file instead of $TASKER_CONFIG_PATH or the tree
   -h, --help           show this help
@@ -31,7 +31,8 @@ export async function configValidateCommand(args: readonly string[]): Promise<nu
     console.log(HELP);
     return EXIT_OK;
   }
-  const only = contextOption(values.context, false);
+  // A merged file was made for one context: without --context, that one is checked.
+  const only = contextOption(values.context, false) ?? (await mergedFileContext(values.file));
   let invalid = 0;
   for (const context of only === undefined ? CONFIG_CONTEXTS : [only]) {
     try {
