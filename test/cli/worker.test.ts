@@ -2,7 +2,9 @@
  * tasker-ctl worker: finds the handlers exported by the modules of a directory, runs them until
  * SIGTERM and exits 0 after draining; `task create --wait` follows a task it runs to the end.
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTemplate } from '../../sdk/src/protocol/index.ts';
@@ -59,6 +61,18 @@ describe('worker refuses to start', () => {
     expect(result.stderr).toMatch(/\[ERROR\] .*bad-retry\.yaml:7:\d+: steps\[0\] \(charge\)\.retry\.max_attempts/);
   });
 
+  it('with an invalid --namespace or templates directory before importing any handler module', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tasker-import-marker-'));
+    const marker = join(dir, 'imported');
+    await writeFile(join(dir, 'marks.mjs'), `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'yes');\n`);
+    const badNamespace = await runCli(['worker', '--handlers', dir, '--namespace', 'Bad!'], { databaseUrl: db.url });
+    expect(badNamespace.code, badNamespace.stderr).toBe(2);
+    expect(badNamespace.stderr).toContain('--namespace "Bad!" is not valid');
+    const badTemplates = await runCli(['worker', '--handlers', dir, '--templates', join(FIXTURES, 'no-such-dir')], { databaseUrl: db.url });
+    expect(badTemplates.code, badTemplates.stderr).toBe(1);
+    expect(existsSync(marker), 'a handler module was imported').toBe(false);
+  });
+
   it('without --handlers or a namespace, or with an unknown binding (exit 2)', async () => {
     for (const args of [
       ['worker', '--namespace', 'cli_demo'],
@@ -79,7 +93,8 @@ describe('worker with task create --wait', () => {
     const register = await runCli(['template', 'register', TEMPLATES], { databaseUrl: db.url });
     expect(register.code, register.stderr).toBe(0);
     // Namespaces come from --templates; napi is the default binding, named here to be explicit.
-    worker = spawnCli(['worker', '--handlers', HANDLERS, '--templates', TEMPLATES, '--binding', 'napi', '--concurrency', '4'], {
+    // The directory named twice (`dir` and `dir/`) is imported once.
+    worker = spawnCli(['worker', '--handlers', HANDLERS, '--handlers', `${HANDLERS}/`, '--templates', TEMPLATES, '--binding', 'napi', '--concurrency', '4'], {
       databaseUrl: db.url,
     });
     await worker.waitFor('worker started');

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { BINDING_NAMES } from '../../binding/select.ts';
 import type { BindingName } from '../../binding/types.ts';
 import { loadConfig } from '../../config/load.ts';
@@ -5,6 +6,7 @@ import { SHUTDOWN_GRACE_MS, WORKER_CONCURRENCY } from '../../config/schema.ts';
 import { UsageError } from '../../errors.ts';
 import type { TaskTemplate } from '../../protocol/types.ts';
 import { loadTemplateDir } from '../../template/index.ts';
+import { NAMESPACE } from '../../template/template-rules.ts';
 import { Worker } from '../../worker/index.ts';
 import { MissingHandlersError } from '../cli-errors.ts';
 import { withDatabase } from '../database-session.ts';
@@ -63,7 +65,9 @@ export async function workerCommand(args: readonly string[]): Promise<number> {
     console.log(HELP);
     return EXIT_OK;
   }
-  const handlerDirs = values.handlers ?? [];
+  // One directory named twice (`dir` and `dir/`) is imported once.
+  const seen = new Set<string>();
+  const handlerDirs = (values.handlers ?? []).filter((dir) => !seen.has(resolve(dir)) && seen.add(resolve(dir)));
   if (handlerDirs.length === 0) throw new UsageError('worker needs --handlers DIR');
   const concurrency = integerOption(values.concurrency, '--concurrency', WORKER_CONCURRENCY.min, WORKER_CONCURRENCY.max);
   const shutdownGraceMs = integerOption(values['shutdown-grace-ms'], '--shutdown-grace-ms', SHUTDOWN_GRACE_MS.min, SHUTDOWN_GRACE_MS.max);
@@ -71,6 +75,10 @@ export async function workerCommand(args: readonly string[]): Promise<number> {
   // A bad setting is reported (exit 2) before any handler module is imported or server started.
   const config = await loadConfig({ context: 'worker' });
   const flagNamespaces = (values.namespace ?? []).flatMap((list) => list.split(',')).map((ns) => ns.trim()).filter((ns) => ns !== '');
+  // Every check that needs no handler module comes first: a bad flag costs no import.
+  for (const ns of flagNamespaces) {
+    if (!NAMESPACE.pattern.test(ns)) throw new UsageError(`--namespace ${JSON.stringify(ns)} is not valid: ${NAMESPACE.hint}`);
+  }
   const explicitNamespaces = flagNamespaces.length > 0 ? flagNamespaces : config.worker.namespaces;
   if (explicitNamespaces.length === 0 && values.templates === undefined) {
     throw new UsageError(
@@ -79,9 +87,9 @@ export async function workerCommand(args: readonly string[]): Promise<number> {
   }
 
   // Everything that can be wrong locally is checked before touching the database.
-  const handlers = await loadHandlerDirs(handlerDirs);
   const templates: Array<{ file: string; template: TaskTemplate }> = [];
   for (const dir of values.templates ?? []) templates.push(...(await loadTemplateDir(dir)));
+  const handlers = await loadHandlerDirs(handlerDirs);
   const namespaces = explicitNamespaces.length > 0 ? [...new Set(explicitNamespaces)] : [...new Set(templates.map((t) => t.template.namespace))];
   if (namespaces.length === 0) throw new UsageError(`no templates found in ${(values.templates ?? []).join(', ')} to take namespaces from`);
   checkHandlersCover(templates.filter((t) => namespaces.includes(t.template.namespace)), handlers);
