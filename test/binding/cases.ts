@@ -388,8 +388,14 @@ function picksUpNewWork(mode: DeploymentMode): BindingCase {
     run: (context) =>
       withCores(context, async (cores) => {
         await registerTemplate(context.pool, single(NS, { retry: { max_attempts: 3, backoff_ms: 1000 } }));
-        const core = await cores.start({ mode });
+        // A short poll interval: a core that polled where it must not would show it at once.
+        const core = await cores.start({ mode, pollIntervalMs: 100 });
         assert.deepEqual(await core.next(1, 300), [], 'nothing to do yet');
+        const idleFrom = core.stats().claimRoundTrips;
+        await sleep(800);
+        const idleClaims = core.stats().claimRoundTrips - idleFrom;
+        if (mode === 'EventDrivenOnly') assert.ok(idleClaims <= 1, `EventDrivenOnly never polls: ${idleClaims} claims in 800 ms idle`);
+        else assert.ok(idleClaims >= 3, `${mode} polls every 100 ms: ${idleClaims} claims in 800 ms idle`);
         const { taskId } = await createTask(context.pool, { namespace: NS, name: 'single' });
         const step = await nextOne(core, 5_000);
         assert.equal(step.taskId, taskId);

@@ -34,7 +34,8 @@ describe('npm run demo', () => {
     await demo.waitFor('[INFO] Workers running');
     expect(demo.output()).toContain('Started embedded PostgreSQL'); // the demo started it, so it must stop it
     process.kill(-(demo.child.pid ?? 0), 'SIGINT'); // what the terminal does on Ctrl-C
-    expect(await demo.exited(60_000)).toBeDefined();
+    // It stops what it started and exits 130 (interrupted), as shells expect of Ctrl-C.
+    expect(await demo.exited(60_000), demo.output()).toEqual({ code: 130, signal: null });
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const status = await embeddedPostgresStatus({ stateDir });
     expect({ state: status.state, pid: status.pid }, 'server the demo started, after Ctrl-C').toEqual({ state: 'stopped', pid: undefined });

@@ -228,6 +228,18 @@ describe('metrics after a workflow', () => {
     expect(metrics.types.get('tasker_steps_claimed_total')).toBe('counter');
   });
 
+  it('reports the event loop\'s lag: a loop blocked for 300 ms shows in the next scrape', async () => {
+    // The request goes out, then the loop is blocked; the lag timer's late sample is taken when
+    // the loop turns again, before the request is answered.
+    const scraping = get(port('web'), '/metrics');
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      // busy: nothing else runs
+    }
+    const lag = valueOf(parseExposition((await scraping).text), 'tasker_event_loop_lag_seconds');
+    expect(lag).toBeGreaterThanOrEqual(0.2);
+  });
+
   it('shows queue depth while work waits', async () => {
     // A message delayed an hour: in the queue, but not claimable, so the worker leaves it there.
     await db.pool.query(`SELECT pgmq.send($1, '{"poison": true}'::jsonb, 3600)`, [`worker_${NS}_queue`]);

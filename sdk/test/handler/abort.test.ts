@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import {
   StepCancelledError,
@@ -145,7 +146,14 @@ describe('executeStep: aborts', () => {
     const step = claimedStep();
     const logs: LogRecord[] = [];
     const logger = createStepLogger((r) => logs.push(r), { taskId: '', stepId: '', stepName: '', correlationId: '', handler: '' });
-    const report = await executeStep(defineHandler('shop.charge', async () => 'done'), step, { signal: controller.signal, logger });
+    let listenersWhileRunning = -1;
+    const handler = defineHandler('shop.charge', async () => {
+      listenersWhileRunning = getEventListeners(controller.signal, 'abort').length;
+      return 'done';
+    });
+    const report = await executeStep(handler, step, { signal: controller.signal, logger });
+    expect(listenersWhileRunning, 'executeStep listens while the handler runs').toBeGreaterThanOrEqual(1);
+    expect(getEventListeners(controller.signal, 'abort'), 'and stops listening once it settled').toHaveLength(0);
     controller.abort(new StepTimeoutError(1));
     await tick();
     expect(report.outcome).toBe('success');
