@@ -22,14 +22,18 @@ export function gate(gates: GateBook): HandlerDefinition {
 /**
  * `cf.timeout_honour`: before attempt `inputs.passFrom` (default 2) it waits for its signal and
  * throws the signal's reason, as a well-behaved handler does; from then on it returns at once.
+ * With `inputs.giveUpMs` it stops waiting after that long and returns `{ late: true }`: a timeout
+ * that fires too late (or never) then shows as a success in the trace.
  */
 export const timeoutHonour: HandlerDefinition = defineHandler('cf.timeout_honour', async (ctx) => {
   if (ctx.attempt >= numberInput(ctx.inputs, 'passFrom', 2)) return { attempt: ctx.attempt };
-  await new Promise<never>((_, reject) => {
+  const giveUpMs = numberInput(ctx.inputs, 'giveUpMs', 0);
+  await new Promise<void>((resolve, reject) => {
     if (ctx.signal.aborted) reject(ctx.signal.reason);
     ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+    if (giveUpMs > 0) setTimeout(resolve, giveUpMs);
   });
-  return { unreachable: true };
+  return { late: true, attempt: ctx.attempt };
 });
 
 /**

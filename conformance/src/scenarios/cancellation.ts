@@ -30,5 +30,11 @@ export const cancellation: Scenario = {
       },
     },
     ordering: [],
+    observations: {
+      // The aborted handler's report is accepted and ends the step: the task is cancelled.
+      reports: [
+        { task: 'task', step: 'long', attempt: 1, delivery: 1, worker: 'main', outcome: 'retryable_failure', kind: 'StepCancelled', accepted: true, reason: 'not retried: task is cancelled' },
+      ],
+    },
   },
 };

@@ -40,7 +40,7 @@ export const permanentFailure: Scenario = {
             completions: 0,
             error: { kind: 'PermanentError', message: 'card declined', final_reason: 'permanent failure', details: { code: 'do_not_honor', step: 'charge' } },
           },
-          report_sales: { state: 'error', error: { kind: 'StepCancelled' } },
+          report_sales: { state: 'error', completions: 0, error: { kind: 'StepCancelled', final_reason: 'not retried: task is error' } },
           ship: { state: 'cancelled', path: [...CANCELLED_BEFORE_START] },
           notify: { state: 'cancelled', path: [...CANCELLED_BEFORE_START] },
           audit: { state: 'cancelled', path: [...CANCELLED_BEFORE_START] },
@@ -48,5 +48,14 @@ export const permanentFailure: Scenario = {
       },
     },
     ordering: [],
+    observations: {
+      reports: [
+        { task: 'task', step: 'charge', attempt: 1, delivery: 1, worker: 'main', outcome: 'permanent_failure', kind: 'PermanentError', accepted: true, reason: 'permanent failure' },
+        { task: 'task', step: 'hold', attempt: 1, delivery: 1, worker: 'main', outcome: 'success', kind: null, accepted: true, reason: null },
+        { task: 'task', step: 'prepare', attempt: 1, delivery: 1, worker: 'main', outcome: 'success', kind: null, accepted: true, reason: null },
+        // The sibling aborted by the heartbeat: its report ends it, the task having failed.
+        { task: 'task', step: 'report_sales', attempt: 1, delivery: 1, worker: 'main', outcome: 'retryable_failure', kind: 'StepCancelled', accepted: true, reason: 'not retried: task is error' },
+      ],
+    },
   },
 };

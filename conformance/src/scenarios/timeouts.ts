@@ -20,10 +20,12 @@ const retry = { max_attempts: 2, backoff_ms: 0, max_backoff_ms: 0 };
 export const timeouts: Scenario = {
   name: 'timeouts',
   description:
-    'both first attempts time out and are reported as StepTimeout at the timeout, whether the handler stops (honours) or carries on (ignores, its late result discarded); both second attempts succeed',
+    'both first attempts time out and are reported as StepTimeout at the timeout (before 1.5 × it, when their handlers would finish), whether the handler stops (honours) or carries on (ignores, its late result discarded); both second attempts succeed',
   template: template('timeouts', 'two steps that overrun their timeout once', [
-    step('honours', 'cf.timeout_honour', { timeout_ms: TIMEOUT_MS, retry }),
-    step('ignores', 'cf.timeout_ignore', { timeout_ms: TIMEOUT_MS, retry, inputs: { sleepMs: 2_500 } }),
+    // Both handlers finish on their own at 1.5 × the timeout: a timeout that fires later than
+    // that (or never) turns the first attempt into a success, and the trace shows it.
+    step('honours', 'cf.timeout_honour', { timeout_ms: TIMEOUT_MS, retry, inputs: { giveUpMs: 1_500 } }),
+    step('ignores', 'cf.timeout_ignore', { timeout_ms: TIMEOUT_MS, retry, inputs: { sleepMs: 1_500 } }),
   ]),
   tasks: [{ label: 'task' }],
   observe: ['reports'],
