@@ -53,6 +53,9 @@ struct InFlight {
     /// Already put in the abort set for this delivery (so it is reported once, not on every
     /// heartbeat).
     abort_signalled: bool,
+    /// Its report is queued: no handler runs any more, so nothing is aborted or abandoned, while
+    /// the lease is still extended until the report commits.
+    reporting: bool,
 }
 
 /// One row of `extend_leases`, paired with the lease that was asked about.
@@ -223,6 +226,7 @@ impl Book {
                     handed_at: now,
                     lease_until: step.lease_until,
                     abort_signalled: false,
+                    reporting: false,
                 },
             );
             out.push(Handed {
@@ -272,6 +276,7 @@ impl Book {
                 if running.attempt == lease.attempt
                     && running.delivery == lease.delivery
                     && !running.abort_signalled
+                    && !running.reporting
                 {
                     running.abort_signalled = true;
                     self.aborted.push(lease.step_id.clone());
@@ -302,7 +307,7 @@ impl Book {
         let before = self.buffer.len();
         self.buffer.retain(|b| b.lease_until > now);
         for (id, running) in self.in_flight.iter_mut() {
-            if running.lease_until <= now && !running.abort_signalled {
+            if running.lease_until <= now && !running.abort_signalled && !running.reporting {
                 running.abort_signalled = true;
                 self.aborted.push(id.clone());
             }
@@ -322,6 +327,28 @@ impl Book {
         match self.in_flight.get(step_id) {
             Some(running) if running.attempt == attempt => running.delivery,
             _ => reported,
+        }
+    }
+
+    /// The report of `(step_id, attempt)` was queued: its handler has finished (see
+    /// `InFlight::reporting`). The pg binding's `startReport`.
+    pub fn start_report(&mut self, step_id: &str, attempt: i32) {
+        if let Some(running) = self.in_flight.get_mut(step_id) {
+            if running.attempt == attempt {
+                running.reporting = true;
+                self.aborted.retain(|id| id != step_id);
+            }
+        }
+    }
+
+    /// The handler of `(step_id, attempt)` was abandoned: the step leaves flight unreported.
+    /// False when it is not running here under that attempt (its report is queued, say).
+    pub fn abandon(&mut self, step_id: &str, attempt: i32) -> bool {
+        match self.in_flight.get(step_id) {
+            Some(running) if running.attempt == attempt && !running.reporting => {
+                self.finish(step_id, attempt)
+            }
+            _ => false,
         }
     }
 
@@ -636,5 +663,31 @@ mod tests {
         book.accept(0, vec![lapsing("late")]);
         assert_eq!(book.take(5, past).len(), 0);
         assert_eq!(book.buffered(), 0);
+    }
+
+    #[test]
+    fn a_step_whose_report_is_queued_is_neither_aborted_nor_abandoned() {
+        let mut book = fixed(10);
+        let now = Instant::now();
+        let lapsing = ClaimedStep {
+            lease_until: now + std::time::Duration::from_millis(10),
+            ..step("a", 1, 1)
+        };
+        book.accept(0, vec![lapsing]);
+        book.take(1, now);
+        book.start_report("a", 1);
+        book.apply_heartbeat(&[ext("a", 1, 1, false, true)], later());
+        book.expire(now + std::time::Duration::from_secs(1));
+        assert!(
+            book.take_aborted().is_empty(),
+            "no handler is running any more"
+        );
+        assert!(!book.abandon("a", 1), "its report is on its way");
+        assert_eq!(
+            book.leases().len(),
+            1,
+            "still extended until the report commits"
+        );
+        assert!(book.finish("a", 1));
     }
 }

@@ -32,9 +32,10 @@ pub async fn run(shared: Arc<Shared>, namespace: Arc<str>, wake: Arc<Wake>) {
                 &config.worker_id,
             )
             .await;
-        add(&shared.counters.claim_round_trips, 1);
         match result {
             Ok(batch) => {
+                // Counted once the database answered, as the pg binding counts them.
+                add(&shared.counters.claim_round_trips, 1);
                 backoff.reset();
                 warned = false;
                 let read = batch.read();

@@ -168,6 +168,7 @@ impl Core {
         if self.draining() || max == 0 {
             return None;
         }
+        self.expire_leases();
         let now = std::time::Instant::now();
         let steps = lock(&self.shared.book).take(max as usize, now);
         if steps.is_empty() {
@@ -198,6 +199,7 @@ impl Core {
             if self.draining() {
                 return false;
             }
+            self.expire_leases();
             if lock(&self.shared.book).buffered() > 0 {
                 return true;
             }
@@ -212,14 +214,17 @@ impl Core {
     /// Step ids whose handlers should stop, learned from heartbeats since the last call, and
     /// those whose lease has lapsed by this core's clock (heartbeats failing or unanswered).
     pub fn take_aborted(&self) -> Vec<String> {
-        let (dropped, ids) = {
-            let mut book = lock(&self.shared.book);
-            (book.expire(std::time::Instant::now()), book.take_aborted())
-        };
+        self.expire_leases();
+        lock(&self.shared.book).take_aborted()
+    }
+
+    /// Applies the book's clock to the leases (`Book::expire`); buffer room freed by dropping
+    /// lapsed steps wakes the claim loops, which would otherwise wait for room for ever.
+    fn expire_leases(&self) {
+        let dropped = lock(&self.shared.book).expire(std::time::Instant::now());
         if dropped > 0 {
             self.shared.room_freed.notify_waiters();
         }
-        ids
     }
 
     /// The handler of `(step_id, attempt)` was abandoned (aborted at shutdown, never to be
@@ -227,7 +232,10 @@ impl Core {
     /// another worker runs the step) and a drain stops waiting for it. False when it was not in
     /// flight here under that attempt.
     pub fn abandon(&self, step_id: &str, attempt: i32) -> bool {
-        let left = lock(&self.shared.book).finish(step_id, attempt);
+        if self.is_closed() {
+            return false;
+        }
+        let left = lock(&self.shared.book).abandon(step_id, attempt);
         if left {
             self.shared.settled.notify_waiters();
         }

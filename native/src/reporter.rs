@@ -109,6 +109,8 @@ async fn flush(shared: &Shared, batch: Vec<Pending>) {
     match send(shared, &batch).await {
         Ok(sent) => settle(shared, batch, sent),
         Err(error) if batch.len() > 1 && error.code != codes::CORE_CLOSED => {
+            // Resent report by report: a retry, as the pg binding counts it.
+            add(&shared.counters.report_retries, 1);
             for pending in batch {
                 let single = vec![pending];
                 match send(shared, &single).await {

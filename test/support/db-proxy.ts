@@ -3,7 +3,8 @@
  * only those containing a marker, keeping each connection's bytes in order), stall new
  * connections, or go silent: a network partition, where bytes and FINs are swallowed and nothing
  * is closed, which is what a cut network or a frozen host looks like to a client
- * (pg_terminate_backend and a stopped server both close connections, so they cannot show it).
+ * (pg_terminate_backend and a stopped server both close connections, so they cannot show it);
+ * and refuse new connections (a server that is down), or cut the open ones (a restart).
  */
 import net from 'node:net';
 
@@ -16,6 +17,8 @@ export class DbProxy {
   held = 0;
   /** New connections are accepted and never answered (a server that does not answer yet); open ones flow on. */
   stallNew = false;
+  /** New connections are closed at once (a server that is down); open ones flow on. */
+  refuseNew = false;
   /** What each stalled connection sent first (its startup packet names its application_name). */
   readonly stalledStartups: string[] = [];
   private readonly stalled = new Set<net.Socket>();
@@ -55,6 +58,16 @@ export class DbProxy {
     this.frozenFlag = true;
   }
 
+  /** Ends the partition for new connections; those open during it stay dead (cut them with cutAll). */
+  thaw(): void {
+    this.frozenFlag = false;
+  }
+
+  /** Cuts every open connection (a restarted server) and goes on accepting new ones. */
+  cutAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
   /** Cuts every connection (RST) and stops listening: whatever hangs on the partition ends. */
   async destroy(): Promise<void> {
     this.frozenFlag = true;
@@ -66,6 +79,10 @@ export class DbProxy {
     this.sockets.add(client);
     client.on('error', () => {});
     client.on('close', () => this.sockets.delete(client));
+    if (this.refuseNew) {
+      client.destroy();
+      return;
+    }
     if (this.frozenFlag) return; // accepted, never answered
     if (this.stallNew) {
       this.stalled.add(client);

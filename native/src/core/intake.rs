@@ -137,6 +137,13 @@ impl Core {
             return Ok(());
         }
         {
+            // Their handlers have finished: not aborted or abandoned any more (`start_report`).
+            let mut book = lock(&self.shared.book);
+            for (report, _) in &reports {
+                book.start_report(&report.step_id, report.attempt);
+            }
+        }
+        {
             // Checked under the queue's lock: the flusher empties the queue under it after the
             // core closes, so no report can slip in behind that and wait for ever.
             let mut queue = lock(&self.shared.reports);

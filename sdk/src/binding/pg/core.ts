@@ -156,6 +156,7 @@ class PgWorkerCore implements WorkerCore {
 
   abandon(stepId: string, attempt: number): boolean {
     checkAbandonArguments(stepId, attempt);
+    if (this.closed.stopped) return false;
     return this.book.abandon(stepId, attempt);
   }
 
