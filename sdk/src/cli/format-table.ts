@@ -1,5 +1,16 @@
+import { cutText } from '../cut-text.ts';
+
+/**
+ * `text` on one line: each line break (with the blanks around it) becomes one space, so a
+ * multi-line description or error message cannot split a table row or a watch line in two.
+ */
+export function oneLine(text: string): string {
+  return text.includes('\n') || text.includes('\r') ? text.replace(/\s*[\r\n]+\s*/g, ' ').trim() : text;
+}
+
 /** Renders rows as left-aligned columns under a header, two spaces apart, for terminals. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+export function formatTable(header: readonly string[], cells: readonly (readonly string[])[]): string[] {
+  const rows = cells.map((row) => row.map(oneLine));
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells
@@ -9,7 +20,8 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)];
 }
 
-/** Cuts `text` to `max` characters, marking the cut with an ellipsis. */
+/** `text` on one line, cut to `max` characters (the cut marked with an ellipsis). */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+  const line = oneLine(text);
+  return line.length <= max ? line : `${cutText(line, Math.max(0, max - 1))}`;
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.ts';
+import { NotJsonError, toJsonValue } from '../../json/to-json-value.ts';
 import type { JsonObject } from '../../protocol/types.ts';
 import { ContextFileError } from '../cli-errors.ts';
 
@@ -12,7 +13,7 @@ export async function readContext(inline: string | undefined, file: string | und
   if (inline !== undefined) {
     const parsed = parseJson(inline, (problem) => new UsageError(`--context is not valid JSON: ${problem}`));
     if (!isJsonObject(parsed)) throw new UsageError(`--context must be a JSON object, got ${describe(parsed)}`);
-    return parsed;
+    return storable(parsed, (problem) => new UsageError(`--context cannot be stored: ${problem}`));
   }
   if (file === undefined) return {};
   let text: string;
@@ -23,7 +24,18 @@ export async function readContext(inline: string | undefined, file: string | und
   }
   const parsed = parseJson(text, (problem) => new ContextFileError(file, `not valid JSON: ${problem}`));
   if (!isJsonObject(parsed)) throw new ContextFileError(file, `must hold a JSON object, got ${describe(parsed)}`);
-  return parsed;
+  return storable(parsed, (problem) => new ContextFileError(file, `cannot be stored: ${problem}`));
+}
+
+/** `context` if PostgreSQL can store it (no NUL, no lone surrogate), else `fail` naming where. */
+function storable(context: JsonObject, fail: (problem: string) => Error): JsonObject {
+  try {
+    toJsonValue(context, 'context');
+  } catch (error) {
+    if (error instanceof NotJsonError) throw fail(error.message);
+    throw error;
+  }
+  return context;
 }
 
 function parseJson(text: string, fail: (problem: string) => Error): unknown {

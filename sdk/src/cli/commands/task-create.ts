@@ -60,6 +60,11 @@ export async function taskCreateCommand(args: readonly string[]): Promise<number
   const timeoutMs = integerOption(values['timeout-ms'], '--timeout-ms', TASK_TIMEOUT_MS.min, TASK_TIMEOUT_MS.max);
   const waitTimeoutMs = integerOption(values['wait-timeout-ms'], '--wait-timeout-ms', 1);
   if (waitTimeoutMs !== undefined && values.wait !== true) throw new UsageError('--wait-timeout-ms needs --wait');
+  const key = values['idempotency-key'];
+  // The database's own range (create_task), in characters: a usage error, before any connection.
+  if (key !== undefined && ([...key].length < 1 || [...key].length > 255)) {
+    throw new UsageError(`--idempotency-key must be 1 to 255 characters, got ${[...key].length}`);
+  }
   const context = await readContext(values.context, values['context-file']);
   const input: CreateTaskInput = {
     ...template,

@@ -1,6 +1,6 @@
 import type { StepInfo, TaskInfo } from '../../client/index.ts';
 import type { JsonObject } from '../../protocol/types.ts';
-import { formatTable, truncate } from '../format-table.ts';
+import { formatTable, oneLine, truncate } from '../format-table.ts';
 
 const CELL_WIDTH = 70;
 
@@ -48,7 +48,8 @@ export function stepOutcome(step: StepInfo): string {
 export function describeStepError(error: JsonObject): string {
   const kind = typeof error['kind'] === 'string' ? error['kind'] : 'error';
   const message = typeof error['message'] === 'string' ? error['message'] : JSON.stringify(error);
-  return `${kind}: ${message}`;
+  // One line: it goes in table cells, watch lines and [ERROR] summaries.
+  return oneLine(`${kind}: ${message}`);
 }
 
 function stepDuration(step: StepInfo, now: Date): string {

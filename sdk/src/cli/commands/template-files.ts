@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { TemplateError } from '../../template/index.ts';
 import { listTemplateFiles } from '../../template/load-templates.ts';
 
@@ -34,5 +35,7 @@ export async function findTemplateFiles(paths: readonly string[]): Promise<Templ
       files.push(path);
     }
   }
-  return { files: [...new Set(files)], problems };
+  // One file named twice (`dir` and `dir/./order.yaml`) is one file, shown as first named.
+  const seen = new Set<string>();
+  return { files: files.filter((file) => !seen.has(resolve(file)) && seen.add(resolve(file))), problems };
 }
