@@ -117,6 +117,9 @@ export async function runFaultScenario(binding: BindingModule, server: FaultServ
     await server.restart();
     outage = false;
     assert.ok(completedAtStop < TASKS, `the outage hit mid-stream (${completedAtStop} of ${TASKS} already complete)`);
+    // Without reports made while the server was away, the run would not exercise what it exists
+    // for: reports held and retried across a restart.
+    assert.ok(reportedDuringOutage >= 1, `reports were made during the outage (${reportedDuringOutage})`);
 
     const complete = async (): Promise<number> =>
       (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM tasker.tasks WHERE state = 'complete'")).rows[0]!.n;
