@@ -54,7 +54,8 @@ export function describeStepError(error: JsonObject): string {
 
 function stepDuration(step: StepInfo, now: Date): string {
   if (step.startedAt === null) return '-';
-  if (step.finishedAt === null) return `${formatDuration(now.getTime() - step.startedAt.getTime())}…`;
+  // Only a running step's time grows; one waiting for its retry (or enqueued again) is not running.
+  if (step.finishedAt === null) return step.state === 'in_progress' ? `${formatDuration(now.getTime() - step.startedAt.getTime())}…` : '-';
   return formatDuration(step.finishedAt.getTime() - step.startedAt.getTime());
 }
 
