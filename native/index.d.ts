@@ -33,6 +33,8 @@ export declare class NativeWorkerCore {
   report(reportJson: string): Promise<string>
   /** Step ids whose handlers should stop, learned from heartbeats since the last call. */
   takeAborted(): Array<string>
+  /** Step ids whose lease lapsed by the core's clock while their handler ran. */
+  takeLapsed(): Array<string>
   /**
    * The handler of a step in flight was abandoned and will not report: its lease lapses and
    * drain stops waiting for it. False when it was not in flight under that attempt.

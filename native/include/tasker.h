@@ -93,6 +93,10 @@ char *tasker_core_completions(uint64_t handle, uint32_t max, uint32_t timeout_ms
  * value: ["step id", ...]. */
 char *tasker_core_take_aborted(uint64_t handle);
 
+/* Step ids whose lease lapsed by the core's clock while their handler ran (heartbeats failing or
+ * unanswered): stop those handlers and do not report them. value: ["step id", ...]. */
+char *tasker_core_take_lapsed(uint64_t handle);
+
 /* The handler of (step_id, attempt) was abandoned and will not report: the step leaves flight,
  * so its lease is no longer extended (it lapses) and a drain stops waiting for it.
  * value: true, or false when it was not in flight under that attempt. */

@@ -99,6 +99,9 @@ pub struct Book {
     /// than `prefetch` between them.
     reserved: usize,
     aborted: Vec<String>,
+    /// Steps in flight whose lease lapsed by the core's clock (`expire`): their handlers stop and
+    /// are not reported, the step being someone else's by now.
+    lapsed: Vec<String>,
 }
 
 impl Book {
@@ -112,6 +115,7 @@ impl Book {
             in_flight: HashMap::new(),
             reserved: 0,
             aborted: Vec::new(),
+            lapsed: Vec::new(),
         }
     }
 
@@ -182,6 +186,7 @@ impl Book {
                 }
                 self.in_flight.remove(id);
                 self.aborted.retain(|aborted| aborted != id);
+                self.lapsed.retain(|lapsed| lapsed != id);
                 accepted.superseded += 1;
             }
             if let Some(waiting) = self
@@ -301,15 +306,15 @@ impl Book {
     }
 
     /// Leases lapsed by `now` (heartbeats failed or never answered, as when the database is
-    /// unreachable; another worker may have the step by now): buffered steps are dropped, steps
-    /// in flight join the abort set once. Returns how many buffered steps were dropped.
+    /// unreachable; another worker may have the step by now): buffered steps are dropped, running
+    /// steps join the lapsed set once. Returns how many buffered steps were dropped.
     pub fn expire(&mut self, now: Instant) -> usize {
         let before = self.buffer.len();
         self.buffer.retain(|b| b.lease_until > now);
         for (id, running) in self.in_flight.iter_mut() {
             if running.lease_until <= now && !running.abort_signalled && !running.reporting {
                 running.abort_signalled = true;
-                self.aborted.push(id.clone());
+                self.lapsed.push(id.clone());
             }
         }
         before - self.buffer.len()
@@ -318,6 +323,12 @@ impl Book {
     /// Step ids whose handlers should stop, learned since the last call.
     pub fn take_aborted(&mut self) -> Vec<String> {
         std::mem::take(&mut self.aborted)
+    }
+
+    /// Step ids whose lease lapsed by the core's clock while their handler ran, since the last
+    /// call: those handlers stop without reporting.
+    pub fn take_lapsed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.lapsed)
     }
 
     /// The delivery a report for `(step_id, attempt)` must quote: the current one of the running
@@ -337,6 +348,7 @@ impl Book {
             if running.attempt == attempt {
                 running.reporting = true;
                 self.aborted.retain(|id| id != step_id);
+                self.lapsed.retain(|id| id != step_id);
             }
         }
     }
@@ -364,6 +376,7 @@ impl Book {
             Some(running) if running.attempt == attempt => {
                 self.in_flight.remove(step_id);
                 self.aborted.retain(|id| id != step_id);
+                self.lapsed.retain(|id| id != step_id);
                 true
             }
             _ => false,
@@ -651,14 +664,22 @@ mod tests {
         book.apply_heartbeat(&[ext("beaten", 1, 1, true, false)], later());
         book.accept(0, vec![step("adopted", 1, 2)]);
         assert_eq!(book.expire(now), 0);
-        assert!(book.take_aborted().is_empty(), "nothing has lapsed yet");
+        assert!(book.take_lapsed().is_empty(), "nothing has lapsed yet");
         let past = soon + std::time::Duration::from_millis(1);
         assert_eq!(book.expire(past), 1, "the buffered step is dropped");
-        assert_eq!(book.take_aborted(), vec!["run".to_owned()]);
+        assert!(
+            book.take_aborted().is_empty(),
+            "a lapse is not a heartbeat's abort"
+        );
+        assert_eq!(book.take_lapsed(), vec!["run".to_owned()]);
         assert_eq!(book.expire(past), 0);
-        assert!(book.take_aborted().is_empty(), "named once");
+        assert!(book.take_lapsed().is_empty(), "named once");
         assert_eq!(book.take(5, past).len(), 0);
-        assert_eq!(book.in_flight(), 3, "aborted handlers still report");
+        assert_eq!(
+            book.in_flight(),
+            3,
+            "until abandoned, the lapsed step is still in flight"
+        );
         // A lapsed buffered step is not handed out even when take comes first.
         book.accept(0, vec![lapsing("late")]);
         assert_eq!(book.take(5, past).len(), 0);
@@ -679,7 +700,7 @@ mod tests {
         book.apply_heartbeat(&[ext("a", 1, 1, false, true)], later());
         book.expire(now + std::time::Duration::from_secs(1));
         assert!(
-            book.take_aborted().is_empty(),
+            book.take_aborted().is_empty() && book.take_lapsed().is_empty(),
             "no handler is running any more"
         );
         assert!(!book.abandon("a", 1), "its report is on its way");

@@ -200,6 +200,16 @@ pub extern "C" fn tasker_core_take_aborted(handle: u64) -> *mut c_char {
     })
 }
 
+/// Step ids whose lease lapsed by the core's clock while their handler ran (stop them, do not
+/// report them). Value: `["step id", …]`. Does not block.
+#[no_mangle]
+pub extern "C" fn tasker_core_take_lapsed(handle: u64) -> *mut c_char {
+    boundary(|| {
+        let ids = core(handle)?.take_lapsed();
+        serde_json::to_string(&ids).map_err(|e| CoreError::new(codes::INTERNAL, e.to_string()))
+    })
+}
+
 /// The handler of `(step_id, attempt)` was abandoned and will not report: the step leaves flight
 /// (its lease lapses; a drain stops waiting for it). Value: `true`, or `false` when it was not in
 /// flight under that attempt. Does not block.
@@ -351,6 +361,10 @@ mod tests {
         );
         assert_eq!(
             error_code(&take(tasker_core_take_aborted(u64::MAX))),
+            codes::UNKNOWN_HANDLE
+        );
+        assert_eq!(
+            error_code(&take(tasker_core_take_lapsed(u64::MAX))),
             codes::UNKNOWN_HANDLE
         );
         assert_eq!(

@@ -211,11 +211,17 @@ impl Core {
         }
     }
 
-    /// Step ids whose handlers should stop, learned from heartbeats since the last call, and
-    /// those whose lease has lapsed by this core's clock (heartbeats failing or unanswered).
+    /// Step ids whose handlers should stop, learned from heartbeats since the last call.
     pub fn take_aborted(&self) -> Vec<String> {
         self.expire_leases();
         lock(&self.shared.book).take_aborted()
+    }
+
+    /// Step ids whose lease lapsed by this core's clock while their handler ran (heartbeats
+    /// failing or unanswered): those handlers stop and are not reported.
+    pub fn take_lapsed(&self) -> Vec<String> {
+        self.expire_leases();
+        lock(&self.shared.book).take_lapsed()
     }
 
     /// Applies the book's clock to the leases (`Book::expire`); buffer room freed by dropping

@@ -111,6 +111,12 @@ impl NativeWorkerCore {
         self.core.take_aborted()
     }
 
+    /// Step ids whose lease lapsed by the core's clock while their handler ran.
+    #[napi]
+    pub fn take_lapsed(&self) -> Vec<String> {
+        self.core.take_lapsed()
+    }
+
     /// The handler of a step in flight was abandoned and will not report: its lease lapses and
     /// drain stops waiting for it. False when it was not in flight under that attempt.
     #[napi]

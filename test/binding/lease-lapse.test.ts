@@ -1,8 +1,9 @@
 /**
  * A lease lapses by the core's own clock when its heartbeats go unanswered (a network partition,
- * test/support/db-proxy.ts): the running handler is told to stop (takeAborted) and a buffered step
- * is never handed out, since by then another worker may have claimed it. While heartbeats get
- * through, a step running longer than its lease is left alone.
+ * test/support/db-proxy.ts): the running handler is named by takeLapsed() (not takeAborted(): it
+ * is stopped and not reported) and a buffered step is never handed out, since by then another
+ * worker may have claimed it. While heartbeats get through, a step running longer than its lease
+ * is left alone.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadBinding } from '../../sdk/src/binding/select.ts';
@@ -27,12 +28,13 @@ afterEach(async () => {
   db = proxy = core = undefined;
 });
 
-/** Collects takeAborted() for `ms`, every 50 ms (as the Worker polls it). */
-async function abortsWithin(running: WorkerCore, ms: number, until?: (ids: string[]) => boolean): Promise<string[]> {
+/** Collects takeLapsed() (and takeAborted(), which must stay empty) for `ms`, every 50 ms (as the Worker polls them). */
+async function lapsesWithin(running: WorkerCore, ms: number, until?: (ids: string[]) => boolean): Promise<string[]> {
   const ids: string[] = [];
   const end = performance.now() + ms;
   while (performance.now() < end) {
-    ids.push(...running.takeAborted());
+    expect(running.takeAborted(), 'a lapse is not an abort').toEqual([]);
+    ids.push(...running.takeLapsed());
     if (until?.(ids) === true) break;
     await sleep(50);
   }
@@ -59,24 +61,24 @@ for (const name of bindingsUnderTest()) {
       return created;
     }
 
-    it('a running step whose heartbeats go unanswered is aborted when its lease lapses', { timeout: 40_000 }, async () => {
+    it('a running step whose heartbeats go unanswered is named by takeLapsed() when its lease lapses', { timeout: 40_000 }, async () => {
       const running = await start(1, 'Hybrid');
       const [step] = await running.next(1, 10_000);
       expect(step).toBeDefined();
       const handedAt = performance.now();
       proxy!.freeze();
-      const ids = await abortsWithin(running, 8_000, (seen) => seen.includes(step!.stepId));
+      const ids = await lapsesWithin(running, 8_000, (seen) => seen.includes(step!.stepId));
       const after = performance.now() - handedAt;
       expect(ids, 'the handler of a lapsed lease is told to stop').toEqual([step!.stepId]);
       // The lease counts from the claim's sending, before the step was handed out.
       expect(after).toBeLessThan(LEASE_SECONDS * 1000 + 1_000);
     });
 
-    it('a step running past its lease while heartbeats get through is not aborted', { timeout: 40_000 }, async () => {
+    it('a step running past its lease while heartbeats get through does not lapse', { timeout: 40_000 }, async () => {
       const running = await start(1, 'Hybrid');
       const [step] = await running.next(1, 10_000);
       expect(step).toBeDefined();
-      expect(await abortsWithin(running, LEASE_SECONDS * 1000 * 2)).toEqual([]);
+      expect(await lapsesWithin(running, LEASE_SECONDS * 1000 * 2)).toEqual([]);
       expect((await running.report({ stepId: step!.stepId, attempt: step!.attempt, delivery: step!.delivery, outcome: 'success', result: null })).accepted).toBe(true);
     });
 

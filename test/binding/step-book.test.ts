@@ -49,13 +49,14 @@ describe('leases lapsing by the book\'s clock', () => {
     const claimSentAt = performance.now() - LEASE_MS + 150;
     book.accept([step('running'), step('buffered')], claimSentAt);
     expect((await book.next(1, 0)).map((s) => s.stepId)).toEqual(['running']);
-    expect(book.takeAborted()).toEqual([]);
+    expect(book.takeLapsed()).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(book.takeAborted()).toEqual(['running']);
-    expect(book.takeAborted(), 'named once').toEqual([]);
+    expect(book.takeAborted(), 'a lapse is not an abort').toEqual([]);
+    expect(book.takeLapsed()).toEqual(['running']);
+    expect(book.takeLapsed(), 'named once').toEqual([]);
     expect(book.bufferedCount).toBe(0);
     expect(await book.next(5, 0), 'a lapsed buffered lease is never handed out').toEqual([]);
-    expect(book.inFlightCount, 'the aborted handler still reports').toBe(1);
+    expect(book.inFlightCount, 'in flight until the worker abandons it').toBe(1);
   });
 
   it('a heartbeat or a claim adopting the lease moves the deadline on', async () => {
@@ -67,7 +68,7 @@ describe('leases lapsing by the book\'s clock', () => {
     book.extended(book.get('buffered')!, performance.now(), null);
     book.accept([claimedStep({ stepId: 'adopted', delivery: 2 })], performance.now());
     await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(book.takeAborted()).toEqual([]);
+    expect(book.takeLapsed()).toEqual([]);
     expect((await book.next(5, 0)).map((s) => s.stepId)).toEqual(['buffered']);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Every scenario of the matrix, in the order they run in each cell. Scenarios with workers of
- * their own (worker_killed, late_report) come last: they start and stop processes and take a few
+ * their own (worker_killed, lease_lapse) come last: they start and stop processes and take a few
  * seconds of lease expiry each.
  */
 import type { Scenario } from '../scenario.ts';
@@ -10,7 +10,7 @@ import { cancellation } from './cancellation.ts';
 import { decision } from './decision.ts';
 import { diamond } from './diamond.ts';
 import { largePayloads } from './large-payloads.ts';
-import { lateReport } from './late-report.ts';
+import { leaseLapse } from './lease-lapse.ts';
 import { linear } from './linear.ts';
 import { manyTasks } from './many-tasks.ts';
 import { permanentFailure } from './permanent-failure.ts';
@@ -35,5 +35,5 @@ export const SCENARIOS: readonly Scenario[] = [
   manyTasks,
   poisonMessage,
   workerKilled,
-  lateReport,
+  leaseLapse,
 ];

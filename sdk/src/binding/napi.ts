@@ -72,6 +72,7 @@ interface NativeWorkerCoreInstance {
   /** A JSON array of reports; resolves with a JSON array of their envelopes (absent from older builds). */
   reportMany?(reportsJson: string): Promise<string>;
   takeAborted(): string[];
+  takeLapsed(): string[];
   abandon(stepId: string, attempt: number): boolean;
   stats(): string;
   drain(timeoutMs: number): Promise<string>;
@@ -270,6 +271,10 @@ class NapiWorkerCore implements WorkerCore {
 
   takeAborted(): string[] {
     return this.native.takeAborted();
+  }
+
+  takeLapsed(): string[] {
+    return this.native.takeLapsed();
   }
 
   abandon(stepId: string, attempt: number): boolean {

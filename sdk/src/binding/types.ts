@@ -117,6 +117,13 @@ export interface WorkerCore {
    */
   takeAborted(): string[];
   /**
+   * Step ids whose lease lapsed by this core's clock while their handler ran (heartbeats failed
+   * or went unanswered for a whole lease): another worker may be running them, so the handlers
+   * stop, and are not reported (abandon them), the step running again elsewhere without losing
+   * an attempt.
+   */
+  takeLapsed(): string[];
+  /**
    * The handler of a step this core handed out was abandoned (aborted at shutdown) and will not
    * be reported: the step leaves flight, so its lease is no longer extended (it lapses and another
    * worker runs the step without losing an attempt) and drain() stops waiting for it. False when

@@ -75,6 +75,17 @@ export class WorkerShutdownError extends TaskerError {
 }
 
 /**
+ * Abort reason: the step's lease lapsed by the worker core's clock (no heartbeat got through for
+ * a whole lease, as when the database is unreachable), so another worker may be running it. The
+ * worker does not report it: the step runs again elsewhere without losing an attempt.
+ */
+export class LeaseLapsedError extends TaskerError {
+  constructor(message = "the step's lease lapsed: no heartbeat reached the database for a whole lease") {
+    super('LEASE_LAPSED', message);
+  }
+}
+
+/**
  * `ctx.dependencyResult(name)` named a step whose result this step did not receive, or
  * `ctx.batchResults(name)` a step that is not one of its dependencies. The message says which:
  * `name` is not among the template's `dependencies` of the step (a misspelling), or it is but has

@@ -13,6 +13,7 @@ import {
   StepCancelledError,
   StepTimeoutError,
   WorkerShutdownError,
+  LeaseLapsedError,
 } from './errors.ts';
 import { redactText } from './redact.ts';
 
@@ -49,6 +50,9 @@ export function failureFromThrown(thrown: unknown): FailureReport {
   if (thrown instanceof WorkerShutdownError) {
     return { outcome: 'retryable_failure', error: errorDocument(thrown, 'WorkerShutdown') };
   }
+  if (thrown instanceof LeaseLapsedError) {
+    return { outcome: 'retryable_failure', error: errorDocument(thrown, 'LeaseLapsed') };
+  }
   if (thrown instanceof Error) {
     return { outcome: 'retryable_failure', error: errorDocument(thrown, safeName(thrown)) };
   }
@@ -61,7 +65,7 @@ export function failureFromThrown(thrown: unknown): FailureReport {
  * (from `AbortSignal.timeout`) counts as a timeout, and anything else is a retryable `StepAborted`.
  */
 export function failureFromAbort(reason: unknown): FailureReport {
-  if (reason instanceof StepTimeoutError || reason instanceof StepCancelledError || reason instanceof WorkerShutdownError) {
+  if (reason instanceof StepTimeoutError || reason instanceof StepCancelledError || reason instanceof WorkerShutdownError || reason instanceof LeaseLapsedError) {
     return failureFromThrown(reason);
   }
   if (reason instanceof Error && reason.name === 'TimeoutError') {

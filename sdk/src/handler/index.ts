@@ -19,6 +19,7 @@ export {
   StepTimeoutError,
   StepCancelledError,
   WorkerShutdownError,
+  LeaseLapsedError,
   UnknownDependencyError,
   BatchTooLargeError,
   NotABatchInstanceError,

@@ -14,6 +14,7 @@ import {
   StepCancelledError,
   StepTimeoutError,
   WorkerShutdownError,
+  LeaseLapsedError,
   createStepLogger,
   executeStep,
   type LogRecord,
@@ -348,9 +349,12 @@ export class Worker {
       .then(async (report) => {
         const durationMs = performance.now() - started;
         this.handlerDone(step.stepId);
-        // Abandoned only when this worker aborted it for shutdown: a handler throwing its own
-        // WorkerShutdownError meanwhile is an ordinary failure, reported.
-        const abandoned = report.error?.['kind'] === 'WorkerShutdown' && controller.signal.reason instanceof WorkerShutdownError;
+        // Abandoned only when this worker aborted it for shutdown or a lapsed lease: a handler
+        // throwing its own WorkerShutdownError meanwhile is an ordinary failure, reported.
+        const reason: unknown = controller.signal.reason;
+        const abandoned =
+          (report.error?.['kind'] === 'WorkerShutdown' && reason instanceof WorkerShutdownError) ||
+          (report.error?.['kind'] === 'LeaseLapsed' && reason instanceof LeaseLapsedError);
         const result = await this.send(core, step, report, abandoned);
         this.finish(step, report, result, durationMs);
       })
@@ -465,6 +469,18 @@ export class Worker {
       const entry = this.running.get(id);
       if (entry === undefined || entry.controller.signal.aborted) continue;
       entry.controller.abort(new StepCancelledError('the task is no longer running or the lease was lost'));
+    }
+    let lapsed: string[];
+    try {
+      lapsed = core.takeLapsed();
+    } catch {
+      return;
+    }
+    for (const id of lapsed) {
+      const entry = this.running.get(id);
+      if (entry === undefined || entry.controller.signal.aborted) continue;
+      this.log('warn', "step aborted: its lease lapsed (no heartbeat reached the database); it will run again", stepIds(entry.step));
+      entry.controller.abort(new LeaseLapsedError());
     }
   }
 

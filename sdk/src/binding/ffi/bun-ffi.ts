@@ -25,6 +25,7 @@ export interface BunTaskerSymbols {
   tasker_core_next(handle: number, max: number, timeoutMs: number): BunPointer | null;
   tasker_core_report(handle: number, report: Uint8Array): BunPointer | null;
   tasker_core_take_aborted(handle: number): BunPointer | null;
+  tasker_core_take_lapsed(handle: number): BunPointer | null;
   tasker_core_abandon(handle: number, stepId: Uint8Array, attempt: number): BunPointer | null;
   tasker_core_stats(handle: number): BunPointer | null;
   tasker_core_drain(handle: number, timeoutMs: number): BunPointer | null;
@@ -51,6 +52,7 @@ const SYMBOLS: Record<keyof BunTaskerSymbols, BunFfiFunction> = {
   tasker_core_next: { args: ['u64', 'u32', 'u32'], returns: 'ptr' },
   tasker_core_report: { args: ['u64', 'ptr'], returns: 'ptr' },
   tasker_core_take_aborted: { args: ['u64'], returns: 'ptr' },
+  tasker_core_take_lapsed: { args: ['u64'], returns: 'ptr' },
   tasker_core_abandon: { args: ['u64', 'ptr', 'i32'], returns: 'ptr' },
   tasker_core_stats: { args: ['u64'], returns: 'ptr' },
   tasker_core_drain: { args: ['u64', 'u32'], returns: 'ptr' },

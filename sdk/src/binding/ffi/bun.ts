@@ -127,6 +127,7 @@ export async function loadWithBun(path: string): Promise<TaskerLibrary> {
     next: (handle, max, timeoutMs) => pool.run({ op: 'tasker_core_next', handle, max, timeoutMs }),
     report: (handle, json) => pool.run({ op: 'tasker_core_report', handle, json }),
     takeAborted: (handle) => take(symbols.tasker_core_take_aborted(handle), 'tasker_core_take_aborted'),
+    takeLapsed: (handle) => take(symbols.tasker_core_take_lapsed(handle), 'tasker_core_take_lapsed'),
     abandon: (handle, stepId, attempt) => take(symbols.tasker_core_abandon(handle, cString(stepId), attempt), 'tasker_core_abandon'),
     stats: (handle) => take(symbols.tasker_core_stats(handle), 'tasker_core_stats'),
     drain: (handle, timeoutMs) => pool.run({ op: 'tasker_core_drain', handle, timeoutMs }),

@@ -193,6 +193,12 @@ class FfiWorkerCore implements WorkerCore {
     return value === CLOSED ? [] : stepIdsFromWire(value, 'tasker_core_take_aborted');
   }
 
+  takeLapsed(): string[] {
+    if (this.#closed) return [];
+    const value = this.#open(this.#library.takeLapsed(this.#handle), 'tasker_core_take_lapsed');
+    return value === CLOSED ? [] : stepIdsFromWire(value, 'tasker_core_take_lapsed');
+  }
+
   abandon(stepId: string, attempt: number): boolean {
     checkAbandonArguments(stepId, attempt);
     if (this.#closed) return false;

@@ -36,6 +36,7 @@ interface TaskerSymbols {
   tasker_core_next: (handle: number, max: number, timeoutMs: number) => Promise<DenoPointer | null>;
   tasker_core_report: (handle: number, report: Uint8Array) => Promise<DenoPointer | null>;
   tasker_core_take_aborted: (handle: number) => DenoPointer | null;
+  tasker_core_take_lapsed: (handle: number) => DenoPointer | null;
   tasker_core_abandon: (handle: number, stepId: Uint8Array, attempt: number) => DenoPointer | null;
   tasker_core_stats: (handle: number) => DenoPointer | null;
   tasker_core_drain: (handle: number, timeoutMs: number) => Promise<DenoPointer | null>;
@@ -71,6 +72,7 @@ const SYMBOLS: Record<keyof TaskerSymbols, DenoForeignFunction> = {
   tasker_core_next: { parameters: ['u64', 'u32', 'u32'], result: 'pointer', nonblocking: true },
   tasker_core_report: { parameters: ['u64', 'buffer'], result: 'pointer', nonblocking: true },
   tasker_core_take_aborted: { parameters: ['u64'], result: 'pointer' },
+  tasker_core_take_lapsed: { parameters: ['u64'], result: 'pointer' },
   tasker_core_abandon: { parameters: ['u64', 'buffer', 'i32'], result: 'pointer' },
   tasker_core_stats: { parameters: ['u64'], result: 'pointer' },
   tasker_core_drain: { parameters: ['u64', 'u32'], result: 'pointer', nonblocking: true },
@@ -132,6 +134,7 @@ export async function loadWithDeno(path: string): Promise<TaskerLibrary> {
       return later(symbols.tasker_core_report(handle, input), 'tasker_core_report', input);
     },
     takeAborted: (handle) => take(symbols.tasker_core_take_aborted(handle), 'tasker_core_take_aborted'),
+    takeLapsed: (handle) => take(symbols.tasker_core_take_lapsed(handle), 'tasker_core_take_lapsed'),
     abandon: (handle, stepId, attempt) => take(symbols.tasker_core_abandon(handle, cString(stepId), attempt), 'tasker_core_abandon'),
     stats: (handle) => take(symbols.tasker_core_stats(handle), 'tasker_core_stats'),
     drain: (handle, timeoutMs) => later(symbols.tasker_core_drain(handle, timeoutMs), 'tasker_core_drain'),

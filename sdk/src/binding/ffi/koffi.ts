@@ -105,6 +105,7 @@ export async function loadWithKoffi(path: string): Promise<TaskerLibrary> {
   const next = declare<[number, number, number]>('void *tasker_core_next(uint64_t handle, uint32_t max, uint32_t timeout_ms)');
   const report = declare<[number, string]>('void *tasker_core_report(uint64_t handle, const char *report_json)');
   const takeAborted = declare<[number]>('void *tasker_core_take_aborted(uint64_t handle)');
+  const takeLapsed = declare<[number]>('void *tasker_core_take_lapsed(uint64_t handle)');
   const abandon = declare<[number, string, number]>('void *tasker_core_abandon(uint64_t handle, const char *step_id, int32_t attempt)');
   const stats = declare<[number]>('void *tasker_core_stats(uint64_t handle)');
   const drain = declare<[number, number]>('void *tasker_core_drain(uint64_t handle, uint32_t timeout_ms)');
@@ -160,6 +161,7 @@ export async function loadWithKoffi(path: string): Promise<TaskerLibrary> {
     next: (handle, max, timeoutMs) => later(next, 'tasker_core_next', handle, max, timeoutMs),
     report: (handle, reportJson) => later(report, 'tasker_core_report', handle, reportJson),
     takeAborted: (handle) => take(takeAborted(handle), 'tasker_core_take_aborted'),
+    takeLapsed: (handle) => take(takeLapsed(handle), 'tasker_core_take_lapsed'),
     abandon: (handle, stepId, attempt) => take(abandon(handle, stepId, attempt), 'tasker_core_abandon'),
     stats: (handle) => take(stats(handle), 'tasker_core_stats'),
     drain: (handle, timeoutMs) => later(drain, 'tasker_core_drain', handle, timeoutMs),

@@ -35,6 +35,8 @@ export interface TaskerLibrary {
   report(handle: number, reportJson: string): Promise<string>;
   /** `tasker_core_take_aborted`, on the JS thread. */
   takeAborted(handle: number): string;
+  /** `tasker_core_take_lapsed`, on the JS thread. */
+  takeLapsed(handle: number): string;
   /** `tasker_core_abandon`, on the JS thread. */
   abandon(handle: number, stepId: string, attempt: number): string;
   /** `tasker_core_stats`, on the JS thread. */
@@ -62,6 +64,7 @@ export const TASKER_SYMBOLS = [
   'tasker_core_next',
   'tasker_core_report',
   'tasker_core_take_aborted',
+  'tasker_core_take_lapsed',
   'tasker_core_abandon',
   'tasker_core_stats',
   'tasker_core_drain',

@@ -154,6 +154,10 @@ class PgWorkerCore implements WorkerCore {
     return this.book.takeAborted();
   }
 
+  takeLapsed(): string[] {
+    return this.book.takeLapsed();
+  }
+
   abandon(stepId: string, attempt: number): boolean {
     checkAbandonArguments(stepId, attempt);
     if (this.closed.stopped) return false;

@@ -50,6 +50,8 @@ export class StepBook {
   private readonly held = new Map<string, HeldStep>();
   private buffer: HeldStep[] = [];
   private readonly aborted = new Set<string>();
+  /** Running steps whose lease lapsed by this core's clock (see takeLapsed). */
+  private readonly lapsed = new Set<string>();
   private waiters: NextWaiter[] = [];
   /** Buffer slots promised to claim round trips under way. */
   private reserved = 0;
@@ -236,15 +238,23 @@ export class StepBook {
     entry.localDeadline = Math.max(entry.localDeadline, sentAt + this.leaseMs);
   }
 
-  /**
-   * Step ids aborted since the last call: those the heartbeat named, and running steps whose
-   * lease has expired by this core's clock (heartbeats failed or never answered, as when the
-   * database is unreachable): another worker may be running them by now.
-   */
+  /** Step ids the heartbeat named to stop since the last call. */
   takeAborted(): string[] {
     this.expireLeases(performance.now());
     const ids = [...this.aborted];
     this.aborted.clear();
+    return ids;
+  }
+
+  /**
+   * Running steps whose lease expired by this core's clock since the last call (heartbeats failed
+   * or never answered, as when the database is unreachable): another worker may be running them
+   * by now, so their handlers stop and are not reported.
+   */
+  takeLapsed(): string[] {
+    this.expireLeases(performance.now());
+    const ids = [...this.lapsed];
+    this.lapsed.clear();
     return ids;
   }
 
@@ -255,6 +265,7 @@ export class StepBook {
     if (entry.phase === 'running') {
       entry.phase = 'reporting';
       this.aborted.delete(stepId);
+      this.lapsed.delete(stepId);
     }
     return entry;
   }
@@ -276,6 +287,7 @@ export class StepBook {
     if (entry === undefined || entry.attempt !== attempt || entry.phase !== 'running') return false;
     this.held.delete(stepId);
     this.aborted.delete(stepId);
+    this.lapsed.delete(stepId);
     this.leaveFlight();
     this.events.onSettled();
     return true;
@@ -291,7 +303,7 @@ export class StepBook {
 
   /**
    * Leases past their local deadline: a buffered step is dropped (it is never handed out under
-   * a lapsed lease; the queue delivers it again), a running one is aborted.
+   * a lapsed lease; the queue delivers it again), a running one is named by takeLapsed().
    */
   private expireLeases(now: number): void {
     let dropped = false;
@@ -303,7 +315,7 @@ export class StepBook {
         dropped = true;
       } else if (entry.phase === 'running' && !entry.abortSignalled) {
         entry.abortSignalled = true;
-        this.aborted.add(entry.stepId);
+        this.lapsed.add(entry.stepId);
       }
     }
     if (dropped) this.events.onSpace();

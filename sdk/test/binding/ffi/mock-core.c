@@ -150,6 +150,11 @@ char *tasker_core_take_aborted(uint64_t handle) {
   return envelope(64, "{\"ok\":true,\"value\":[]}");
 }
 
+char *tasker_core_take_lapsed(uint64_t handle) {
+  CHECK_HANDLE(handle);
+  return envelope(64, "{\"ok\":true,\"value\":[]}");
+}
+
 char *tasker_core_abandon(uint64_t handle, const char *step_id, int32_t attempt) {
   CHECK_HANDLE(handle);
   (void)attempt;

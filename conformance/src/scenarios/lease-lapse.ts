@@ -1,15 +1,19 @@
 /**
- * late_report: a worker's lease expires while its handler is still running (its heartbeat is
- * off), another worker takes the step and completes it, and then the first worker reports. The
- * late report is rejected and the step stays completed exactly once, with the second result.
+ * lease_lapse: a worker stops heartbeating (its heartbeat is configured off) while its handler
+ * runs; when the lease lapses by its core's clock, it stops the handler and does not report (the
+ * step is someone else's by then); another worker takes the step and completes it once, under
+ * the same attempt. (Before the cores kept their own lease clock, the stalled handler ran on and
+ * its late report was rejected; the database's refusal of such reports is tested in
+ * test/protocol.)
  */
 import type { Scenario } from '../scenario.ts';
 import { step, template } from './template.ts';
 
-export const lateReport: Scenario = {
-  name: 'late_report',
-  description: 'a report sent after the lease expired and the step was completed elsewhere is rejected; the step completes exactly once',
-  template: template('late_report', 'a step whose first worker stalls', [step('gated', 'cf.gate')]),
+export const leaseLapse: Scenario = {
+  name: 'lease_lapse',
+  description:
+    'a worker whose lease lapses (heartbeat off) stops its handler and never reports; another worker completes the step exactly once, in the same attempt',
+  template: template('lease_lapse', 'a step whose first worker stalls', [step('gated', 'cf.gate')]),
   tasks: [{ label: 'task' }],
   workers: [
     // No heartbeat and no polling: the lease lapses while the handler runs, and this worker
@@ -26,6 +30,7 @@ export const lateReport: Scenario = {
     { do: 'startWorker', worker: 'rescuer' },
     { do: 'openGate', worker: 'rescuer', task: 'task', step: 'gated' },
     { do: 'waitForStep', task: 'task', step: 'gated', state: 'complete' },
+    // Were the stalled handler still running, this would let it report late.
     { do: 'openGate', worker: 'stalled', task: 'task', step: 'gated' },
     { do: 'waitForReport', worker: 'stalled', task: 'task', step: 'gated', attempt: 1 },
     { do: 'waitForTasks' },
@@ -50,7 +55,8 @@ export const lateReport: Scenario = {
     ordering: [],
     observations: {
       reports: [
-        { task: 'task', step: 'gated', attempt: 1, delivery: 1, worker: 'stalled', outcome: 'success', kind: null, accepted: false, reason: 'step is complete' },
+        // The stalled worker's handler stopped with LeaseLapsed; the report was not sent (accepted null).
+        { task: 'task', step: 'gated', attempt: 1, delivery: 1, worker: 'stalled', outcome: 'retryable_failure', kind: 'LeaseLapsed', accepted: null, reason: null },
         { task: 'task', step: 'gated', attempt: 1, delivery: 2, worker: 'rescuer', outcome: 'success', kind: null, accepted: true, reason: null },
       ],
       workerExits: { stalled: 0, rescuer: 0 },
