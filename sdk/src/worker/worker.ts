@@ -456,31 +456,34 @@ export class Worker {
     this.wakeClaimLoop();
   }
 
+  /** Stops the handlers the core names: those the heartbeat told to stop, and those whose lease lapsed. */
   private pollAborts(): void {
     const core = this.core;
     if (core === undefined || this.state === 'stopped') return;
+    this.abortNamed(
+      () => core.takeAborted(),
+      () => new StepCancelledError('the task is no longer running or the lease was lost'),
+    );
+    this.abortNamed(
+      () => core.takeLapsed(),
+      () => new LeaseLapsedError(),
+      "step aborted: its lease lapsed (no heartbeat reached the database); it will run again",
+    );
+  }
+
+  /** Aborts each running step `take()` names with `reason()`, logging `warning` per step when given. */
+  private abortNamed(take: () => string[], reason: () => Error, warning?: string): void {
     let ids: string[];
     try {
-      ids = core.takeAborted();
+      ids = take();
     } catch {
-      return;
+      return; // a closed core names nothing
     }
     for (const id of ids) {
       const entry = this.running.get(id);
       if (entry === undefined || entry.controller.signal.aborted) continue;
-      entry.controller.abort(new StepCancelledError('the task is no longer running or the lease was lost'));
-    }
-    let lapsed: string[];
-    try {
-      lapsed = core.takeLapsed();
-    } catch {
-      return;
-    }
-    for (const id of lapsed) {
-      const entry = this.running.get(id);
-      if (entry === undefined || entry.controller.signal.aborted) continue;
-      this.log('warn', "step aborted: its lease lapsed (no heartbeat reached the database); it will run again", stepIds(entry.step));
-      entry.controller.abort(new LeaseLapsedError());
+      if (warning !== undefined) this.log('warn', warning, stepIds(entry.step));
+      entry.controller.abort(reason());
     }
   }
 
