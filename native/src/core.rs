@@ -168,13 +168,24 @@ impl Core {
         if self.draining() || max == 0 {
             return None;
         }
-        self.expire_leases();
         let now = std::time::Instant::now();
-        let steps = lock(&self.shared.book).take(max as usize, now);
+        // Book::take drops lapsed buffered steps itself; the buffer's shrinking beyond what was
+        // taken says whether it did (no second scan of the book on this path).
+        let (steps, dropped) = {
+            let mut book = lock(&self.shared.book);
+            let before = book.buffered();
+            let steps = book.take(max as usize, now);
+            let dropped = before - steps.len() - book.buffered();
+            (steps, dropped)
+        };
+        if steps.is_empty() && dropped == 0 {
+            return None;
+        }
+        // Room freed by taking or by dropping: a claim loop may be waiting for it.
+        self.shared.room_freed.notify_waiters();
         if steps.is_empty() {
             return None;
         }
-        self.shared.room_freed.notify_waiters();
         let profile = &self.shared.profile;
         if profile.enabled {
             for step in &steps {

@@ -306,25 +306,28 @@ export class StepBook {
    * a lapsed lease; the queue delivers it again), a running one is named by takeLapsed().
    */
   private expireLeases(now: number): void {
-    let dropped = false;
     for (const entry of this.held.values()) {
-      if (entry.localDeadline > now) continue;
-      if (entry.phase === 'buffered') {
-        this.held.delete(entry.stepId);
-        this.removeBuffered(entry);
-        dropped = true;
-      } else if (entry.phase === 'running' && !entry.abortSignalled) {
-        entry.abortSignalled = true;
-        this.lapsed.add(entry.stepId);
-      }
+      if (entry.localDeadline > now || entry.phase !== 'running' || entry.abortSignalled) continue;
+      entry.abortSignalled = true;
+      this.lapsed.add(entry.stepId);
     }
-    if (dropped) this.events.onSpace();
+    this.dropLapsedBuffered(now);
+  }
+
+  /** Drops buffered steps whose lease lapsed; the room freed rings the claim loops. */
+  private dropLapsedBuffered(now: number): void {
+    const kept = this.buffer.filter((entry) => entry.localDeadline > now);
+    if (kept.length === this.buffer.length) return;
+    for (const entry of this.buffer) if (entry.localDeadline <= now) this.held.delete(entry.stepId);
+    this.buffer = kept;
+    this.events.onSpace();
   }
 
   private take(max: number): ClaimedStep[] {
     if (this.buffer.length === 0) return [];
     const now = performance.now();
-    this.expireLeases(now);
+    // Only the buffer matters for handing out; running steps' lapses are found by the polls.
+    this.dropLapsedBuffered(now);
     const taken = this.buffer.splice(0, max);
     if (taken.length === 0) return [];
     for (const entry of taken) {
